@@ -1,2 +1,169 @@
-def main():
-    raise SystemExit("not yet")
+"""``nnunet-svl``: the plugin's command line (doctor, demo data, corruption, evaluation, the demo job, plans).
+
+Bad input ends with one line ``error: <file>: <problem>. Fix: <what to do>`` and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Optional
+
+from nnunet_svl.errors import SVLInputError
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from nnunet_svl.doctor import run_doctor
+
+    return run_doctor(verbose=not args.quiet)
+
+
+def _cmd_demo_dataset(args: argparse.Namespace) -> int:
+    from nnunet_svl.demo_data import write_demo_dataset
+    from nnunet_svl.workspace import raw_root_from_env
+
+    raw_root = Path(args.raw_root) if args.raw_root else raw_root_from_env()
+    folder = write_demo_dataset(raw_root, dataset_id=args.dataset_id, name=args.name, n_train=args.n_train,
+                                n_test=args.n_test, shape=tuple(args.shape), num_classes=args.num_classes,
+                                seed=args.seed)
+    print(f"wrote {folder}")
+    return 0
+
+
+def _cmd_corrupt(args: argparse.Namespace) -> int:
+    from nnunet_svl.corrupt import corrupt_dataset
+    from nnunet_svl.workspace import raw_root_from_env
+
+    raw_root = Path(args.raw_root) if args.raw_root else raw_root_from_env()
+    params = {}
+    for kv in args.param or []:
+        if "=" not in kv:
+            raise SVLInputError(None, f"--param {kv!r} is not KEY=VALUE", "write e.g. --param side_range=3,9")
+        k, v = kv.split("=", 1)
+        params[k] = _parse_param(v)
+    folder = corrupt_dataset(args.source, target_id=args.target_id, protocol=args.protocol, ratio=args.ratio,
+                             seed=args.seed, raw_root=raw_root, target_name=args.target_name,
+                             classes=args.classes, link_images=args.link_images, **params)
+    print(f"wrote {folder}")
+    return 0
+
+
+def _parse_param(v: str):
+    parts = v.split(",")
+    vals = []
+    for p in parts:
+        try:
+            vals.append(int(p))
+        except ValueError:
+            try:
+                vals.append(float(p))
+            except ValueError:
+                vals.append(p)
+    return tuple(vals) if len(vals) > 1 else vals[0]
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from nnunet_svl.evaluate import evaluate_folders, format_table, write_results_json
+
+    result = evaluate_folders(Path(args.pred), Path(args.ref),
+                              dataset_json=Path(args.dataset_json) if args.dataset_json else None,
+                              file_ending=args.file_ending)
+    print(format_table(result))
+    out = Path(args.output) if args.output else Path(args.pred) / "svl_evaluation.json"
+    write_results_json(result, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_narrow_plans(args: argparse.Namespace) -> int:
+    from nnunet_svl.plans import write_narrow_plans
+    from nnunet_svl.workspace import preprocessed_root_from_env
+
+    pre = Path(args.preprocessed_root) if args.preprocessed_root else preprocessed_root_from_env()
+    path = write_narrow_plans(pre, args.dataset, source_plans=args.plans, width_divisor=args.width_divisor,
+                              max_features=args.max_features, target_plans=args.target_plans)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from nnunet_svl.demo import run_demo
+
+    return run_demo(workspace=Path(args.workspace), trainer=args.trainer, protocol=args.protocol, ratio=args.ratio,
+                    seed=args.seed, device=args.device, fresh=args.fresh)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nnunet-svl", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("doctor", help="check torch/torchvision/nnU-Net/nnUNet_extTrainer and say how to fix problems")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=_cmd_doctor)
+
+    s = sub.add_parser("demo-dataset", help="write the synthetic 3-D phantom dataset (nnU-Net raw format)")
+    s.add_argument("--raw-root", help="nnU-Net raw folder (default: $nnUNet_raw)")
+    s.add_argument("--dataset-id", type=int, default=990)
+    s.add_argument("--name", default="SVLDemo")
+    s.add_argument("--n-train", type=int, default=12)
+    s.add_argument("--n-test", type=int, default=6)
+    s.add_argument("--shape", type=int, nargs=3, default=(48, 48, 48), metavar=("X", "Y", "Z"))
+    s.add_argument("--num-classes", type=int, default=1, choices=(1, 2))
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=_cmd_demo_dataset)
+
+    s = sub.add_parser("corrupt", help="write a NEW dataset whose training labels are corrupted by a noise protocol")
+    s.add_argument("source", help="source dataset: id, DatasetXXX_Name or path")
+    s.add_argument("--target-id", type=int, required=True)
+    s.add_argument("--protocol", required=True, help="mt, edt, markov, dilate or erode (METHOD.md §4)")
+    s.add_argument("--ratio", type=float, default=0.5, help="fraction ρ of training cases made noisy")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--classes", type=int, nargs="+", help="foreground labels to corrupt (default: all)")
+    s.add_argument("--target-name")
+    s.add_argument("--link-images", action="store_true", help="symlink images instead of copying them")
+    s.add_argument("--param", action="append", metavar="KEY=VALUE", help="protocol parameter, e.g. side_range=3,9")
+    s.add_argument("--raw-root", help="nnU-Net raw folder (default: $nnUNet_raw)")
+    s.set_defaults(func=_cmd_corrupt)
+
+    s = sub.add_parser("evaluate", help="Dice, IoU, HD95, ASSD (mm) of predictions against reference labels")
+    s.add_argument("pred", help="folder of predictions")
+    s.add_argument("ref", help="folder of reference labels")
+    s.add_argument("--dataset-json", help="dataset.json giving the labels (default: labels found in the references)")
+    s.add_argument("--file-ending", default=".nii.gz")
+    s.add_argument("-o", "--output", help="JSON output (default: PRED/svl_evaluation.json)")
+    s.set_defaults(func=_cmd_evaluate)
+
+    s = sub.add_parser("narrow-plans", help="write a narrow-network copy of a plans file (fast CPU runs)")
+    s.add_argument("dataset", help="dataset id or name")
+    s.add_argument("--plans", default="nnUNetPlans")
+    s.add_argument("--target-plans", default="nnUNetPlans_narrow")
+    s.add_argument("--width-divisor", type=int, default=4)
+    s.add_argument("--max-features", type=int, default=128)
+    s.add_argument("--preprocessed-root", help="default: $nnUNet_preprocessed")
+    s.set_defaults(func=_cmd_narrow_plans)
+
+    s = sub.add_parser("demo", help="the whole journey on the demo dataset: create, corrupt, plan, train, predict, "
+                                    "evaluate (a few minutes on CPU)")
+    s.add_argument("--workspace", default="nnunet_svl_workspace", help="folder for raw/preprocessed/results")
+    s.add_argument("--trainer", default="nnUNetTrainerSVLDRL_demo")
+    s.add_argument("--protocol", default="mt")
+    s.add_argument("--ratio", type=float, default=0.5)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps"))
+    s.add_argument("--fresh", action="store_true", help="delete the workspace first")
+    s.set_defaults(func=_cmd_demo)
+    return p
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return int(func(args) or 0)
+    except SVLInputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""One typed config object for every hyper-parameter of the plugin (METHOD.md §3).
+
+Trainer variants override fields with :func:`dataclasses.replace` on their class attribute ``svl_config`` (the
+nnU-Net way: one subclass per variant). For experiments, a JSON file named by the environment variable
+``NNUNET_SVL_CONFIG`` overrides fields on top of the trainer's values. The values in force are written to the
+training log and stored in every checkpoint.
+
+Stage boundaries (``warmup_end``, ``transition_end``, ``dale_warmup_end``) accept a fraction of the run
+(``0 <= x < 1``, multiplied by ``num_epochs``) or an epoch number (``x >= 1``); see :func:`epoch_boundary`.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from nnunet_svl.errors import SVLInputError
+
+CONFIG_ENV_VAR = "NNUNET_SVL_CONFIG"
+
+
+@dataclass(frozen=True)
+class SVLConfig:
+    # --- which method pieces are active (set by the trainer class, METHOD.md §3) ---
+    use_rl: bool = False
+    """SVL-DRL: vA3C head, staged loss and reward-driven label correction (METHOD §1)."""
+    use_dale: bool = False
+    """DALE: label-confidence reweighting, fuzzy partition and alignment (METHOD §2)."""
+
+    # --- SVL-DRL staged schedule (METHOD §1.1 "Three stages") ---
+    warmup_end: float = 0.2
+    """End of warm-up (segmentation loss only). Fraction of the run if < 1, else an epoch number."""
+    transition_end: float = 0.35
+    """End of the transition stage (value loss switched on); full RL afterwards."""
+    lambda_value_transition: float = 0.1
+    """λ in L = (1-λ)·L_seg + λ·L_value during transition."""
+    alpha_value: float = 0.1
+    """α in L = (1-α-β)·L_seg + α·L_value + β·L_policy during full RL."""
+    beta_policy: float = 0.05
+    """β (policy-gradient weight) during full RL."""
+
+    # --- vA3C agents (METHOD §1.1 pixelRL defaults, §1.2 state modes) ---
+    state_mode: Literal["belief", "intensity"] = "belief"
+    t_max: int = 5
+    gamma: float = 0.95
+    entropy_weight: float = 0.01
+    action_scale: float = 0.3
+    """The 0.3 in s·(1 ± 0.3ε)."""
+    head_hidden: int = 16
+    reward_map_conv: bool = False
+    rl_features_grad: bool = True
+    """Let the RL losses reach the segmentation network through the decoder features (the paper's shared encoder)."""
+
+    # --- composite reward (METHOD §1.1, §1.2) ---
+    lambda_continuity: float = 0.1
+    """λ_C: weight of the spatial-continuity penalty (components + TV)."""
+    reward_local_weight: float = 1.0
+    reward_dice_weight: float = 1.0
+
+    # --- iterated label correction (METHOD §1.2 "Dynamic iterative label update") ---
+    correction_every: int = 2
+    """K: a correction round every K epochs of full RL (and every K epochs of DALE statistics for DALE alone)."""
+    correction_tau: float = 0.8
+    """τ: minimum refined probability of the proposed label for a voxel to flip."""
+    correction_omega_gate: float = 1.0
+    """With DALE on: only voxels whose label confidence ω is below this may be corrected."""
+    correction_connectivity: int = 26
+    correction_max_rounds: int = 0
+    """0 = unlimited."""
+
+    # --- DALE (METHOD §2.2) ---
+    dale_warmup_end: float = 0.2
+    """Fuzzy voxels enter the loss (with ω) after this point; non-fuzzy voxels train at full weight from the start."""
+    dale_eta: float = 1.0
+    """η: inverse temperature of ω* = N·softmax(-η (loss mean + κ·loss std))."""
+    dale_kappa: float = 1.0
+    """κ: weight of loss inconsistency (std across rounds) against loss level."""
+    omega_max: float = 3.0
+    """Upper clip of ω (ω is rescaled to mean 1 before clipping)."""
+    fuzzy_entropy_threshold: float = 0.5
+    fuzzy_temperature: float = 0.1
+    fuzzy_sigma: float = 2.0
+    """σ (voxels) of the boundary-proximity term exp(-d²/2σ²)."""
+    alignment_weight: float = 0.05
+    """γ: weight of the class-conditional 2-Wasserstein alignment loss."""
+    alignment_min_weight: float = 8.0
+
+    # --- misc ---
+    seed: int = 12345
+
+    # ------------------------------------------------------------------------------------------------------------
+    def validate(self, source: str = "SVLConfig") -> "SVLConfig":
+        """Raise :class:`SVLInputError` naming ``source`` for out-of-range values."""
+
+        def bad(name: str, why: str) -> None:
+            raise SVLInputError(source, f"config key '{name}'={getattr(self, name)!r} {why}",
+                                f"set '{name}' to a valid value (see nnunet_svl/config.py)")
+
+        for name in ("warmup_end", "transition_end", "dale_warmup_end"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                bad(name, "must be a fraction in [0, 1) or an epoch number >= 1")
+        for name in ("lambda_value_transition", "alpha_value", "beta_policy"):
+            if not 0 <= getattr(self, name) <= 1:
+                bad(name, "must be in [0, 1]")
+        if self.alpha_value + self.beta_policy > 1:
+            bad("alpha_value", "plus beta_policy must not exceed 1")
+        if self.state_mode not in ("belief", "intensity"):
+            bad("state_mode", "must be 'belief' or 'intensity'")
+        if self.t_max < 1:
+            bad("t_max", "must be >= 1")
+        if not 0 <= self.gamma <= 1:
+            bad("gamma", "must be in [0, 1]")
+        if not 0 < self.action_scale <= 1:
+            bad("action_scale", "must be in (0, 1]")
+        if self.head_hidden < 1:
+            bad("head_hidden", "must be >= 1")
+        if self.correction_every < 1:
+            bad("correction_every", "must be >= 1")
+        if not 0.5 <= self.correction_tau <= 1:
+            bad("correction_tau", "must be in [0.5, 1]")
+        if self.correction_connectivity not in (4, 8, 6, 18, 26):
+            bad("correction_connectivity", "must be one of 4, 8 (2-D) or 6, 18, 26 (3-D)")
+        for name in ("entropy_weight", "lambda_continuity", "reward_local_weight", "reward_dice_weight",
+                     "dale_eta", "dale_kappa", "alignment_weight", "alignment_min_weight", "correction_max_rounds",
+                     "fuzzy_temperature", "fuzzy_sigma", "correction_omega_gate"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0):
+                bad(name, "must be a finite number >= 0")
+        if self.fuzzy_temperature == 0 or self.fuzzy_sigma == 0:
+            bad("fuzzy_temperature" if self.fuzzy_temperature == 0 else "fuzzy_sigma", "must be > 0")
+        if not 0 <= self.fuzzy_entropy_threshold <= 1:
+            bad("fuzzy_entropy_threshold", "must be in [0, 1]")
+        if not 1 <= self.omega_max <= 30:
+            bad("omega_max", "must be in [1, 30]")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def with_overrides(self, overrides: dict[str, Any], source: str = "overrides") -> "SVLConfig":
+        """Return a copy with ``overrides`` applied; unknown keys or wrong types raise SVLInputError."""
+        known = {f.name: f for f in fields(self)}
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:
+            raise SVLInputError(source, f"unknown config key(s) {unknown}",
+                                f"use only keys of SVLConfig: {sorted(known)}")
+        clean: dict[str, Any] = {}
+        for k, v in overrides.items():
+            default = getattr(self, k)
+            if isinstance(default, bool):
+                if not isinstance(v, bool):
+                    raise SVLInputError(source, f"config key '{k}' must be true or false, got {v!r}",
+                                        f"write \"{k}\": true or false")
+            elif isinstance(default, int):
+                if isinstance(v, bool) or not isinstance(v, int):
+                    raise SVLInputError(source, f"config key '{k}' must be an integer, got {v!r}",
+                                        f"write an integer for '{k}'")
+            elif isinstance(default, float):
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    raise SVLInputError(source, f"config key '{k}' must be a number, got {v!r}",
+                                        f"write a number for '{k}'")
+                v = float(v)
+            elif isinstance(default, str) and not isinstance(v, str):
+                raise SVLInputError(source, f"config key '{k}' must be a string, got {v!r}",
+                                    f"write a string for '{k}'")
+            clean[k] = v
+        return replace(self, **clean).validate(source)
+
+
+def load_config_overrides(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a JSON object of config overrides; clear errors for a missing or malformed file."""
+    p = Path(path)
+    if not p.is_file():
+        raise SVLInputError(p, f"config file named by {CONFIG_ENV_VAR} does not exist",
+                            f"create it or unset {CONFIG_ENV_VAR}")
+    try:
+        obj = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise SVLInputError(p, f"config file is not valid JSON ({e.msg} at line {getattr(e, 'lineno', '?')})",
+                            "fix the JSON syntax") from None
+    if not isinstance(obj, dict):
+        raise SVLInputError(p, "config file must hold a JSON object", 'write {"key": value, ...}')
+    return obj
+
+
+def resolve_config(base: SVLConfig, environ: Optional[dict] = None) -> SVLConfig:
+    """The config in force: the trainer's ``base`` plus the JSON file named by ``NNUNET_SVL_CONFIG``, if set."""
+    environ = os.environ if environ is None else environ
+    base = base.validate(type(base).__name__)
+    path = environ.get(CONFIG_ENV_VAR)
+    if not path:
+        return base
+    return base.with_overrides(load_config_overrides(path), source=str(path))
+
+
+def epoch_boundary(value: float, num_epochs: int) -> int:
+    """A stage boundary as an epoch index: fractions (< 1) of ``num_epochs`` are rounded, epoch numbers kept."""
+    if value < 1:
+        return int(round(value * num_epochs))
+    return int(value)

@@ -1,0 +1,39 @@
+"""PNG plots a person would rather look at than read (training curves of the method scalars)."""
+from __future__ import annotations
+
+import math
+import os
+from typing import Iterable, Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from nnunet_svl.atomic_io import atomic_write_bytes  # noqa: E402
+
+
+def plot_training_curves(logged: Mapping[str, Sequence[float]], keys: Iterable[str], path: str | os.PathLike) -> None:
+    """One small panel per logged key (x = epoch), plus nnU-Net's train/val loss for reference."""
+    keys = ["train_losses", "val_losses"] + [k for k in keys if k in logged]
+    keys = [k for k in keys if len(logged.get(k, [])) > 0]
+    n = len(keys)
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.8 * rows), squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        values = [float("nan") if v is None else float(v) for v in logged[key]]
+        ax.plot(range(len(values)), values, marker="o", ms=2.5, lw=1.2)
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())

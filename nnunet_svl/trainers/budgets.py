@@ -1,0 +1,41 @@
+"""Training budgets for short runs (tests, demo, CPU benchmark), the nnU-Net way: one subclass per budget.
+
+``nnUNetTrainerBaseline_<budget>`` is the stock ``nnUNetTrainer`` with only the budget changed, so comparisons
+against the plugin's trainers at the same budget are fair.
+"""
+from __future__ import annotations
+
+from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+import torch
+
+# name -> (epochs, iterations per epoch, validation iterations per epoch)
+BUDGETS: dict[str, tuple[int, int, int]] = {
+    "tiny": (2, 5, 2),     # CI: every stage and one label round in seconds
+    "demo": (12, 25, 4),   # `nnunet-svl demo`: a few minutes on 2 CPU cores
+    "bench": (40, 25, 4),  # CPU benchmark preset: 1000 iterations per model
+}
+
+
+def apply_budget(trainer: nnUNetTrainer, budget: str) -> None:
+    trainer.num_epochs, trainer.num_iterations_per_epoch, trainer.num_val_iterations_per_epoch = BUDGETS[budget]
+
+
+class nnUNetTrainerBaseline_tiny(nnUNetTrainer):
+    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
+                 device: torch.device = torch.device('cuda')):
+        super().__init__(plans, configuration, fold, dataset_json, device)
+        apply_budget(self, "tiny")
+
+
+class nnUNetTrainerBaseline_demo(nnUNetTrainer):
+    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
+                 device: torch.device = torch.device('cuda')):
+        super().__init__(plans, configuration, fold, dataset_json, device)
+        apply_budget(self, "demo")
+
+
+class nnUNetTrainerBaseline_bench(nnUNetTrainer):
+    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
+                 device: torch.device = torch.device('cuda')):
+        super().__init__(plans, configuration, fold, dataset_json, device)
+        apply_budget(self, "bench")

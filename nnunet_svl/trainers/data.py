@@ -1,0 +1,99 @@
+"""Feeding the label store into nnU-Net's data pipeline (METHOD.md §1.2, §2.2).
+
+* :class:`LabelStoreDatasetBlosc2` / :class:`LabelStoreDatasetNumpy` replace the preprocessed label of a training case
+  by the label store's current (corrected) label when the store has one.
+* With DALE, per-voxel weights travel with the label through nnU-Net's spatial augmentation as extra trailing channels
+  of the segmentation array: ω (label confidence) and m (fuzzy membership), encoded as int16 codes
+  (:func:`encode_weight_channel`). Code 0 means "no information" (padding, outside the image) and decodes to the
+  channel's neutral value (ω = 1, m = 0), so padded voxels are treated exactly as nnU-Net treats them.
+* :class:`WeightChannelSpatialTransform` interpolates those channels linearly (one grid_sample) instead of nnU-Net's
+  per-label one-hot resampling, which is meant for label maps and would loop over every distinct weight value.
+
+The classes are defined at module level so that nnU-Net's data-augmentation worker processes can pickle them.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+from batchgeneratorsv2.transforms.spatial.spatial import SpatialTransform
+from nnunetv2.training.dataloading.nnunet_dataset import nnUNetDatasetBlosc2, nnUNetDatasetNumpy
+
+from nnunet_svl.label_store import LabelStore
+
+WEIGHT_CODE_SCALE = 1000.0
+WEIGHT_CODE_MAX = 32767
+NUM_WEIGHT_CHANNELS = 2  # omega, fuzzy
+
+
+def encode_weight_channel(values: np.ndarray) -> np.ndarray:
+    """Float weights in [0, 32.7] → int16 codes ≥ 1 (code 0 is reserved for "no information")."""
+    codes = np.rint(np.asarray(values, dtype=np.float32) * WEIGHT_CODE_SCALE) + 1
+    return np.clip(codes, 1, WEIGHT_CODE_MAX).astype(np.int16)
+
+
+def decode_weight_channel(codes: torch.Tensor, neutral: float) -> torch.Tensor:
+    """Inverse of :func:`encode_weight_channel`; codes ≤ 0.5 (padding) decode to ``neutral``."""
+    codes = codes.float()
+    return torch.where(codes > 0.5, (codes - 1).clamp_min(0) / WEIGHT_CODE_SCALE, torch.full_like(codes, neutral))
+
+
+class _LabelStoreDatasetMixin:
+    """Adds ``label_store`` and ``weight_channels`` to an nnU-Net dataset class; see module docstring."""
+
+    label_store: Optional[LabelStore] = None
+    weight_channels: bool = False
+
+    def attach(self, label_store: Optional[LabelStore], weight_channels: bool) -> "_LabelStoreDatasetMixin":
+        self.label_store = label_store
+        self.weight_channels = weight_channels
+        return self
+
+    def load_case(self, identifier):
+        data, seg, seg_prev, properties = super().load_case(identifier)
+        stored = self.label_store.load(identifier) if self.label_store is not None else None
+        if stored is None and not self.weight_channels:
+            return data, seg, seg_prev, properties
+        label = stored.label if stored is not None else np.asarray(seg[:])
+        channels = [np.asarray(label, dtype=np.int16)]
+        if seg_prev is not None:
+            # nnU-Net's cascade transforms expect the previous stage's segmentation in channel 1
+            channels.append(np.asarray(seg_prev[:], dtype=np.int16)[None])
+            seg_prev = None
+        if self.weight_channels:
+            shape = channels[0].shape
+            for arr in ((stored.omega, stored.fuzzy) if stored is not None else (None, None)):
+                channels.append(encode_weight_channel(arr) if arr is not None else np.zeros(shape, np.int16))
+        return data, np.concatenate(channels, axis=0), seg_prev, properties
+
+
+class LabelStoreDatasetBlosc2(_LabelStoreDatasetMixin, nnUNetDatasetBlosc2):
+    pass
+
+
+class LabelStoreDatasetNumpy(_LabelStoreDatasetMixin, nnUNetDatasetNumpy):
+    pass
+
+
+STORE_DATASET_FOR = {nnUNetDatasetBlosc2: LabelStoreDatasetBlosc2, nnUNetDatasetNumpy: LabelStoreDatasetNumpy}
+
+
+class WeightChannelSpatialTransform(SpatialTransform):
+    """nnU-Net's SpatialTransform, but the last ``num_weight_channels`` segmentation channels are continuous
+    weights: resampled linearly with zero padding (code 0 = neutral), not as label maps."""
+
+    num_weight_channels: int = NUM_WEIGHT_CHANNELS
+
+    @classmethod
+    def from_spatial_transform(cls, t: SpatialTransform, num_weight_channels: int) -> "WeightChannelSpatialTransform":
+        new = cls.__new__(cls)
+        new.__dict__.update(t.__dict__)
+        new.num_weight_channels = num_weight_channels
+        return new
+
+    def _apply_to_segmentation(self, segmentation: torch.Tensor, **params) -> torch.Tensor:
+        n = self.num_weight_channels
+        labels = super()._apply_to_segmentation(segmentation[:-n], **params)
+        weights = self._apply_to_regr_target(segmentation[-n:].float(), **params)
+        return torch.cat((labels, torch.round(weights).to(labels.dtype)), dim=0)
