@@ -51,7 +51,7 @@ class LabelStore:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         self._manifest_cache: Optional[dict] = None
-        self._manifest_mtime: Optional[int] = None
+        self._manifest_mtime: Optional[tuple] = None
 
     # ----------------------------------------------------------------------------------------------- manifest
     @property
@@ -61,7 +61,8 @@ class LabelStore:
     def manifest(self) -> dict:
         """The committed manifest (cached; re-read when the file changes)."""
         try:
-            mtime = self.manifest_path.stat().st_mtime_ns
+            st = self.manifest_path.stat()
+            mtime = (st.st_ino, st.st_mtime_ns, st.st_size)  # os.replace gives a new inode on every commit
         except FileNotFoundError:
             self._manifest_cache, self._manifest_mtime = None, None
             return {"round": 0, "cases": {}, "history": []}

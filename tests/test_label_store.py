@@ -1,0 +1,90 @@
+import json
+
+import numpy as np
+import pytest
+
+from nnunet_svl.errors import SVLInputError
+from nnunet_svl.label_store import LabelStore
+
+
+def _label(v):
+    return np.full((1, 4, 4, 4), v, dtype=np.int16)
+
+
+def test_round_is_invisible_until_committed(tmp_path):
+    store = LabelStore(tmp_path / "ls")
+    assert store.current_round == 0 and store.load("a") is None
+    store.stage_case(1, "a", _label(1), omega=np.ones((1, 4, 4, 4)), fuzzy=np.zeros((1, 4, 4, 4)))
+    assert store.load("a") is None  # staged, not committed
+    store.commit_round(1, ["a"], {"n_flipped": 3})
+    got = store.load("a")
+    assert got.label.dtype == np.int16 and (got.label == 1).all()
+    assert got.omega.dtype == np.float16 and (got.omega == 1).all()
+    assert store.history()[-1]["n_flipped"] == 3
+
+
+def test_partial_round_commit_refused_and_order_enforced(tmp_path):
+    store = LabelStore(tmp_path / "ls")
+    store.stage_case(1, "a", _label(1))
+    with pytest.raises(RuntimeError, match="incompletely"):
+        store.commit_round(1, ["a", "b"])
+    with pytest.raises(ValueError):
+        store.commit_round(2, ["a"])
+    store.commit_round(1, ["a"])
+    with pytest.raises(ValueError):
+        store.stage_case(1, "a", _label(2))  # a committed round is never rewritten
+
+
+def test_cases_keep_their_latest_version_across_rounds(tmp_path):
+    store = LabelStore(tmp_path / "ls")
+    store.stage_case(1, "a", _label(1)); store.stage_case(1, "b", _label(1))
+    store.commit_round(1, ["a", "b"])
+    store.stage_case(2, "a", _label(2))
+    store.commit_round(2, ["a"])
+    assert (store.load("a").label == 2).all() and (store.load("b").label == 1).all()
+
+
+def test_restore_round_rolls_back_one_round_and_drops_newer(tmp_path):
+    store = LabelStore(tmp_path / "ls")
+    for r in (1, 2, 3):
+        store.stage_case(r, "a", _label(r))
+        store.commit_round(r, ["a"])
+    # a run killed after committing round 3 but before checkpointing resumes from round 2
+    store.restore_round(2)
+    assert store.current_round == 2 and (store.load("a").label == 2).all()
+    assert not (tmp_path / "ls" / "r0003").exists()
+    # the next round is 3 again and is applied once
+    store.stage_case(3, "a", _label(7))
+    store.commit_round(3, ["a"])
+    assert (store.load("a").label == 7).all() and len(store.history()) == 3
+
+
+def test_restore_zero_empties_the_store_and_old_rounds_are_pruned(tmp_path):
+    store = LabelStore(tmp_path / "ls")
+    for r in (1, 2, 3, 4):
+        store.stage_case(r, "a", _label(r))
+        store.commit_round(r, ["a"])
+    kept = sorted(p.name for p in (tmp_path / "ls").iterdir() if p.is_dir())
+    assert kept == ["r0003", "r0004"]  # the committed round and the one a resume may roll back to
+    store.restore_round(0)
+    assert store.current_round == 0 and store.load("a") is None
+
+
+def test_missing_snapshot_and_torn_manifest_are_clear_errors(tmp_path):
+    store = LabelStore(tmp_path / "ls")
+    store.stage_case(1, "a", _label(1))
+    store.commit_round(1, ["a"])
+    with pytest.raises(SVLInputError, match="round 5"):
+        store.restore_round(5)
+    (tmp_path / "ls" / "manifest.json").write_text("{")
+    with pytest.raises(SVLInputError, match="manifest.json"):
+        LabelStore(tmp_path / "ls").current_round
+
+
+def test_other_process_sees_commits(tmp_path):
+    reader, writer = LabelStore(tmp_path / "ls"), LabelStore(tmp_path / "ls")
+    assert reader.load("a") is None
+    writer.stage_case(1, "a", _label(5))
+    writer.commit_round(1, ["a"])
+    assert (reader.load("a").label == 5).all()
+    assert json.loads((tmp_path / "ls" / "manifest.json").read_text())["round"] == 1
