@@ -1,0 +1,105 @@
+"""Running nnU-Net's own commands as a user would (plan/preprocess, train, predict), inside a workspace.
+
+Used by ``nnunet-svl demo``, the benchmark and the end-to-end tests. Every step is a subprocess of the real nnU-Net
+entry point, with nnUNet_raw/preprocessed/results and nnUNet_extTrainer set for the workspace.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+from nnunet_svl.workspace import workspace_env
+
+
+class StepFailed(RuntimeError):
+    pass
+
+
+def _bin(name: str) -> str:
+    """The nnU-Net console script of the running interpreter's environment (works without an activated venv)."""
+    here = Path(sys.executable).parent / name
+    return str(here) if here.exists() else (shutil.which(name) or name)
+
+
+@dataclass
+class NNUNetWorkspace:
+    root: Path
+    env: dict = field(default_factory=dict)
+    log_dir: Optional[Path] = None
+    quiet: bool = True
+
+    @classmethod
+    def create(cls, root: Path, quiet: bool = True, extra_env: Optional[dict] = None) -> "NNUNetWorkspace":
+        root = Path(root).resolve()
+        env = workspace_env(root)
+        env.setdefault("nnUNet_def_n_proc", str(min(2, os.cpu_count() or 1)))
+        env.setdefault("nnUNet_compile", "false")
+        if extra_env:
+            env.update(extra_env)
+        log_dir = root / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        return cls(root=root, env=env, log_dir=log_dir, quiet=quiet)
+
+    @property
+    def raw(self) -> Path:
+        return Path(self.env["nnUNet_raw"])
+
+    @property
+    def preprocessed(self) -> Path:
+        return Path(self.env["nnUNet_preprocessed"])
+
+    @property
+    def results(self) -> Path:
+        return Path(self.env["nnUNet_results"])
+
+    def run(self, name: str, argv: Sequence[str], extra_env: Optional[dict] = None) -> float:
+        """Run one command; its output goes to logs/<name>.log (and the console unless quiet). Returns seconds."""
+        env = dict(self.env)
+        if extra_env:
+            env.update(extra_env)
+        log = self.log_dir / f"{name}.log"
+        t0 = time.time()
+        with open(log, "w") as f:
+            f.write("$ " + " ".join(argv) + "\n")
+            f.flush()
+            proc = subprocess.run(list(argv), env=env, stdout=f if self.quiet else None,
+                                  stderr=subprocess.STDOUT if self.quiet else None, cwd=self.root)
+        if proc.returncode != 0:
+            tail = log.read_text()[-3000:] if self.quiet else ""
+            raise StepFailed(f"{name} failed (exit {proc.returncode}); see {log}\n{tail}")
+        return time.time() - t0
+
+    # ----------------------------------------------------------------------------------------- nnU-Net steps
+    def plan_and_preprocess(self, dataset_id: int, configurations: Sequence[str] = ("3d_fullres",),
+                            num_processes: int = 2) -> float:
+        return self.run(f"plan_preprocess_{dataset_id}",
+                        [_bin("nnUNetv2_plan_and_preprocess"), "-d", str(dataset_id), "-c", *configurations,
+                         "-np", *[str(num_processes)] * len(configurations), "--verify_dataset_integrity"])
+
+    def train(self, dataset_id: int, trainer: str, configuration: str = "3d_fullres", fold: int | str = 0,
+              plans: str = "nnUNetPlans", device: str = "cpu", resume: bool = False,
+              extra_env: Optional[dict] = None, name: Optional[str] = None) -> float:
+        argv = [_bin("nnUNetv2_train"), str(dataset_id), configuration, str(fold), "-tr", trainer, "-p", plans,
+                "-device", device]
+        if resume:
+            argv.append("--c")
+        env = {"nnUNet_n_proc_DA": self.env.get("nnUNet_n_proc_DA", "0"), **(extra_env or {})}
+        return self.run(name or f"train_{dataset_id}_{trainer}_{configuration}_{fold}", argv, extra_env=env)
+
+    def predict(self, dataset_id: int, trainer: str, input_dir: Path, output_dir: Path,
+                configuration: str = "3d_fullres", folds: Sequence[int | str] = (0,), plans: str = "nnUNetPlans",
+                device: str = "cpu", name: Optional[str] = None, extra_args: Sequence[str] = ()) -> float:
+        argv = [_bin("nnUNetv2_predict"), "-i", str(input_dir), "-o", str(output_dir), "-d", str(dataset_id),
+                "-c", configuration, "-tr", trainer, "-p", plans, "-f", *[str(f) for f in folds],
+                "-device", device, "-npp", "1", "-nps", "1", *extra_args]
+        return self.run(name or f"predict_{dataset_id}_{trainer}_{configuration}", argv)
+
+    def run_folder(self, dataset_name: str, trainer: str, configuration: str = "3d_fullres",
+                   plans: str = "nnUNetPlans") -> Path:
+        return self.results / dataset_name / f"{trainer}__{plans}__{configuration}"
