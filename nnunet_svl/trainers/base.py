@@ -33,6 +33,7 @@ from torch._dynamo import OptimizedModule
 
 from nnunet_svl.atomic_io import atomic_torch_save
 from nnunet_svl.config import SVLConfig, resolve_config
+from nnunet_svl.distributed import all_mean
 from nnunet_svl.errors import SVLInputError
 from nnunet_svl.label_store import LabelStore
 from nnunet_svl.trainers.budgets import apply_budget
@@ -180,15 +181,10 @@ class nnUNetTrainerSVLBase(nnUNetTrainer):
         self._epoch_scalars[key].append(float(value))
 
     def _log_epoch_scalars(self) -> None:
+        """One value per key and epoch (nnU-Net's logger needs that); means are taken over all DDP ranks."""
         for key in self.svl_log_keys:
-            values = self._epoch_scalars.get(key, [])
-            mean = float(np.mean(values)) if values else float("nan")
-            if self.is_ddp:
-                gathered = [None] * dist.get_world_size()
-                dist.all_gather_object(gathered, values)
-                flat = [v for vs in gathered for v in vs]
-                mean = float(np.mean(flat)) if flat else float("nan")
-            self.logger.log(key, mean, self.current_epoch)
+            mean = all_mean(self._epoch_scalars.get(key, []))
+            self.logger.log(key, float("nan") if mean is None else float(mean), self.current_epoch)
         self._epoch_scalars.clear()
 
     # ------------------------------------------------------------------------------------------ epochs
