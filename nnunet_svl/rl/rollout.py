@@ -1,0 +1,207 @@
+"""Voxel-agent rollouts for both state modes (METHOD.md §1.2 "Two state modes, one rollout code path").
+
+An observer turns a state into what the head and the reward need: decoder features and the foreground prediction
+f that is compared with the reference G.
+
+* :class:`BeliefObserver` (``belief`` mode): the state is the foreground probability itself; features stay fixed,
+  so a step costs one head evaluation. Agent (voxel, class k) is rewarded for class k.
+* :class:`IntensityObserver` (``intensity`` mode, the paper's literal action): the state is the input patch in
+  [0, 1]; every observation re-runs the segmentation network on the refined input. Agents are (voxel, input
+  channel); there is no class to match, so an agent receives the class-mean reward of its voxel.
+
+A rollout takes t_max steps of :func:`nnunet_svl.rl.actions.apply_actions` with actions drawn from the head's policy
+(Gumbel-max sampling with an optional generator), rewards each step with
+:func:`nnunet_svl.rl.reward.composite_reward` (no gradient) and bootstraps the return with V(s_T) (detached), i.e. it
+treats the t_max steps as a window of an ongoing refinement, so V(s) needs no notion of remaining steps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Protocol
+
+import torch
+
+from nnunet_svl.rl.actions import ACTION_NAMES, NUM_ACTIONS, apply_actions, sample_uniform_eps
+from nnunet_svl.rl.returns import nstep_returns
+from nnunet_svl.rl.reward import composite_reward
+
+GREEDY_EPS = 0.5
+"""ε used by greedy (inference-time) steps: the expectation of U(0, 1), so refinement is deterministic."""
+
+
+@dataclass
+class Observation:
+    features: torch.Tensor
+    """(B, F, *sp) input of the head."""
+    prediction: torch.Tensor
+    """(B, K', *sp) foreground probabilities compared with the reference G."""
+
+
+class Observer(Protocol):
+    per_class_agents: bool
+    """True when agent channel k is foreground class k (its reward is that class's); False: class-mean reward."""
+
+    def observe(self, state: torch.Tensor) -> Observation: ...
+
+
+class AgentHead(Protocol):
+    """What a rollout needs from the head (:class:`nnunet_svl.rl.head.VA3CHead`)."""
+
+    def embed(self, features: torch.Tensor) -> torch.Tensor: ...
+
+    def decide(self, embedding: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+class BeliefObserver:
+    """``belief`` mode: fixed features; the prediction is the state (foreground probabilities)."""
+
+    per_class_agents = True
+
+    def __init__(self, features: torch.Tensor):
+        self.features = features
+
+    def observe(self, state: torch.Tensor) -> Observation:
+        return Observation(self.features, state)
+
+
+class IntensityObserver:
+    """``intensity`` mode: ``segment(network_input) -> (features, fg_probs)`` re-run on ``to_network_input(state)``
+    (the inverse of the [0, 1] rescaling) at every observation."""
+
+    per_class_agents = False
+
+    def __init__(self, segment: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+                 to_network_input: Callable[[torch.Tensor], torch.Tensor]):
+        self.segment = segment
+        self.to_network_input = to_network_input
+
+    def observe(self, state: torch.Tensor) -> Observation:
+        features, prediction = self.segment(self.to_network_input(state))
+        return Observation(features, prediction)
+
+
+@dataclass
+class RolloutResult:
+    """Per-step lists hold (B, K, *sp) tensors of the agents (K = state channels)."""
+
+    log_probs: list[torch.Tensor]
+    """log π(a_t|s_t) of the taken actions (with gradient)."""
+    entropies: list[torch.Tensor]
+    """H(π(·|s_t)) (with gradient)."""
+    values: list[torch.Tensor]
+    """V(s_t) (with gradient)."""
+    rewards: list[torch.Tensor]
+    """Agent rewards r_t (no gradient; 0 outside the valid mask)."""
+    returns: list[torch.Tensor]
+    """n-step returns R_t bootstrapped with ``bootstrap_value``."""
+    bootstrap_value: torch.Tensor
+    """V(s_T), detached."""
+    final_state: torch.Tensor
+    mean_reward: float
+    """Mean agent reward per step over valid voxels, averaged over steps."""
+    action_counts: dict[str, int] = field(default_factory=dict)
+    """How often each action was taken over all agents and steps, keyed by ``ACTION_NAMES``."""
+
+
+class _EmbeddingCache:
+    """Calls ``head.embed`` only when the features tensor changes (belief mode: once per rollout)."""
+
+    def __init__(self, head: AgentHead):
+        self.head = head
+        self.source: Optional[torch.Tensor] = None
+        self.embedding: Optional[torch.Tensor] = None
+
+    def __call__(self, features: torch.Tensor) -> torch.Tensor:
+        if features is not self.source:
+            self.source, self.embedding = features, self.head.embed(features)
+        return self.embedding
+
+
+def _act(logits: torch.Tensor, state: torch.Tensor, generator: Optional[torch.Generator], greedy: bool,
+         action_scale: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Choose actions from (B, K, 3, *sp) logits and apply them: (actions, log π(a), entropy, new state)."""
+    log_pi = torch.log_softmax(logits.float(), dim=2)
+    if greedy:
+        actions = log_pi.argmax(dim=2)
+        eps: torch.Tensor | float = GREEDY_EPS
+    else:  # Gumbel-max: argmax(log π + G), G = −log(−log U), U ~ U(0, 1)
+        u = sample_uniform_eps(log_pi.shape, generator, log_pi.device).clamp_(1e-10, 1.0 - 1e-7)
+        actions = (log_pi - torch.log(-torch.log(u))).argmax(dim=2)
+        eps = sample_uniform_eps(state.shape, generator, state.device)
+    log_prob = log_pi.gather(2, actions.unsqueeze(2)).squeeze(2)
+    entropy = -(log_pi.exp() * log_pi).sum(dim=2)
+    new_state = apply_actions(state.detach(), actions, eps, action_scale)
+    return actions, log_prob, entropy, new_state
+
+
+def _check_shapes(head: Any, state0: torch.Tensor) -> None:
+    if state0.ndim not in (4, 5):
+        raise ValueError(f"state must be (B, K, X, Y) or (B, K, X, Y, Z), got shape {tuple(state0.shape)}")
+    k = getattr(head, "num_agents_channels", state0.shape[1])
+    if state0.shape[1] != k:
+        raise ValueError(f"state has {state0.shape[1]} channels but the head has {k} agent channels")
+
+
+def rollout(head: AgentHead, observer: Observer, state0: torch.Tensor, reference: torch.Tensor, t_max: int = 5,
+            gamma: float = 0.95, generator: Optional[torch.Generator] = None, greedy: bool = False,
+            reward_kwargs: Optional[dict] = None, valid_mask: Optional[torch.Tensor] = None,
+            action_scale: float = 0.3,
+            reward_map: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> RolloutResult:
+    """Run the agents for ``t_max`` steps from ``state0`` (B, K, *sp) and collect what the A3C losses need
+    (METHOD §1.1). ``reference``: G, (B, K', *sp) one-hot of the current label without background; ``valid_mask``
+    bool broadcastable to (B, 1, *sp); ``reward_kwargs``: extra arguments of :func:`composite_reward` (lambda_c,
+    w_local, w_dice, compute_components, ...); ``reward_map``: optional :class:`RewardMapConv` used inside the
+    return recursion. The observer is called t_max + 1 times."""
+    if t_max < 1:
+        raise ValueError(f"t_max must be >= 1, got {t_max}")
+    _check_shapes(head, state0)
+    reward_kwargs = dict(reward_kwargs or {})
+    embed = _EmbeddingCache(head)
+    state = state0.detach()
+    obs = observer.observe(state)
+    if obs.prediction.shape != reference.shape:
+        raise ValueError(f"prediction shape {tuple(obs.prediction.shape)} != reference shape "
+                         f"{tuple(reference.shape)}")
+    log_probs, entropies, values, rewards = [], [], [], []
+    counts = torch.zeros(NUM_ACTIONS, dtype=torch.long, device=state.device)
+    reward_sum = 0.0
+    components_prev = None
+    for _ in range(t_max):
+        logits, value = head.decide(embed(obs.features), state)
+        actions, log_prob, entropy, state = _act(logits, state, generator, greedy, action_scale)
+        next_obs = observer.observe(state)
+        terms = composite_reward(obs.prediction, next_obs.prediction, reference, valid_mask=valid_mask,
+                                 components_prev=components_prev, **reward_kwargs)
+        components_prev = terms.extra_components_next
+        agent_reward = terms.voxel if observer.per_class_agents else \
+            terms.voxel.mean(dim=1, keepdim=True).expand_as(state)
+        log_probs.append(log_prob)
+        entropies.append(entropy)
+        values.append(value.float())
+        rewards.append(agent_reward)
+        reward_sum += terms.mean
+        counts += torch.stack([(actions == a).sum() for a in range(NUM_ACTIONS)])
+        obs = next_obs
+    with torch.no_grad():
+        _, bootstrap = head.decide(embed(obs.features), state)
+    bootstrap = bootstrap.float().detach()
+    return RolloutResult(log_probs=log_probs, entropies=entropies, values=values, rewards=rewards,
+                         returns=nstep_returns(rewards, bootstrap, gamma, reward_map=reward_map),
+                         bootstrap_value=bootstrap, final_state=state, mean_reward=reward_sum / t_max,
+                         action_counts=dict(zip(ACTION_NAMES, counts.tolist())))
+
+
+@torch.no_grad()
+def refine(head: AgentHead, observer: Observer, state0: torch.Tensor, t_max: int = 5, greedy: bool = True,
+           generator: Optional[torch.Generator] = None, action_scale: float = 0.3) -> torch.Tensor:
+    """The final state after ``t_max`` steps, without gradient or rewards (correction rounds, METHOD §1.2).
+    Greedy by default (argmax actions, ε = 0.5): deterministic. The observer is called t_max times."""
+    if t_max < 1:
+        raise ValueError(f"t_max must be >= 1, got {t_max}")
+    _check_shapes(head, state0)
+    embed = _EmbeddingCache(head)
+    state = state0.detach()
+    for _ in range(t_max):
+        logits, _ = head.decide(embed(observer.observe(state).features), state)
+        _, _, _, state = _act(logits, state, generator, greedy, action_scale)
+    return state
