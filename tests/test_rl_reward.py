@@ -1,6 +1,8 @@
 """Composite reward and its parts (METHOD.md §1.1 composite reward, §1.2 per-voxel credit), hand-checked numbers."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -94,10 +96,10 @@ def test_isolated_extra_component_is_penalised():
     assert same.voxel.abs().max().item() == 0
     assert blob.mean < same.mean
     assert blob.extra_components_next.item() == 1 and blob.extra_components_prev.item() == 0
-    # far voxel (0, 5): ΔDice = 2·4 / 8.6 − 1 = −.0697674, Δtv = 0, ΔN_extra = 1 → −.0697674 − .1·1
-    assert blob.voxel[0, 0, 0, 5].item() == pytest.approx(8 / 8.6 - 1 - .1, abs=1e-5)
-    # the blob voxel: local −.6, Δtv = ½·4·.6 = 1.2 → −.6 + ΔDice − .1·(1.2 + 1)
-    assert blob.voxel[0, 0, 4, 4].item() == pytest.approx(-.6 + (8 / 8.6 - 1) - .1 * 2.2, abs=1e-5)
+    # far voxel (0, 5): ΔDice = 2·4 / 8.6 − 1 = −.0697674, Δtv = 0, ΔN_extra = log(1+1) − log(1+0) = log 2
+    assert blob.voxel[0, 0, 0, 5].item() == pytest.approx(8 / 8.6 - 1 - .1 * math.log(2), abs=1e-5)
+    # the blob voxel: local −.6, Δtv = ½·4·.6 = 1.2 → −.6 + ΔDice − .1·(1.2 + log 2)
+    assert blob.voxel[0, 0, 4, 4].item() == pytest.approx(-.6 + (8 / 8.6 - 1) - .1 * (1.2 + math.log(2)), abs=1e-5)
     # continuity C = N_extra + TV per surface voxel: TV 2.4 + 4 (the square's two inner sides, 2 each) over
     # 3 + 1 surface voxels (corner (0, 0) only touches the square and the border, which counts as foreground)
     assert blob.continuity_next.item() == pytest.approx(1 + (2.4 + 4) / 4, abs=1e-5)

@@ -126,8 +126,10 @@ class nnUNetTrainerSVLBase(nnUNetTrainer):
         return transforms
 
     def training_case_ids(self) -> list[str]:
-        tr_keys, _ = self.do_split()
-        return sorted(tr_keys)
+        if getattr(self, "_training_case_ids", None) is None:
+            tr_keys, _ = self.do_split()
+            self._training_case_ids = sorted(tr_keys)
+        return list(self._training_case_ids)
 
     # ------------------------------------------------------------------------------------------ training
     def split_target(self, target):

@@ -10,7 +10,7 @@ import torch
 
 # name -> (epochs, iterations per epoch, validation iterations per epoch)
 BUDGETS: dict[str, tuple[int, int, int]] = {
-    "tiny": (2, 5, 2),     # CI: every stage and one label round in seconds
+    "tiny": (3, 4, 2),     # CI: warm-up, transition, full RL and a label round in seconds
     "demo": (12, 25, 4),   # `nnunet-svl demo`: a few minutes on 2 CPU cores
     "bench": (40, 25, 4),  # CPU benchmark preset: 1000 iterations per model
 }

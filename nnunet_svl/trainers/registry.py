@@ -1,9 +1,46 @@
-"""Every trainer class users can select with ``-tr`` (re-exported for nnU-Net by ``nnunet_svl/ext_trainers``)."""
+"""Every trainer class users can select with ``-tr`` (re-exported for nnU-Net by ``nnunet_svl/ext_trainers``).
+
+Naming follows nnU-Net's variants: ``<method>[_<ablation>][_<budget>]``.
+
+* methods (METHOD.md §3): ``nnUNetTrainerSVLDRL`` (full method), ``nnUNetTrainerVA3C`` (SVL-DRL alone),
+  ``nnUNetTrainerDALE`` (DALE alone);
+* ablations: ``_NoWarmup`` (paper: removing warm-up is worse than the baseline), ``_Intensity`` (the paper's literal
+  intensity-state action), ``_NoContinuity`` (λ_C = 0), ``_RewardMap`` (pixelRL's reward-map convolution),
+  ``_NoAlignment`` (DALE without the Wasserstein alignment);
+* budgets (``nnunet_svl.trainers.budgets``): ``_tiny`` (tests), ``_demo`` (the demo job), ``_bench`` (CPU benchmark);
+  no suffix = nnU-Net's default budget (1000 epochs × 250 iterations).
+"""
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Optional
+
+from nnunet_svl.config import SVLConfig
 from nnunet_svl.trainers.base import nnUNetTrainerSVLBase
 from nnunet_svl.trainers.budgets import (nnUNetTrainerBaseline_bench, nnUNetTrainerBaseline_demo,
                                          nnUNetTrainerBaseline_tiny)
+from nnunet_svl.trainers.method import nnUNetTrainerSVLMethod
+
+# config used by the _tiny budget so that 3 short epochs go through warm-up, transition, full RL and a label round
+TINY_SCHEDULE = dict(warmup_end=1, transition_end=2, dale_warmup_end=1, correction_every=1)
+
+
+class nnUNetTrainerVA3C(nnUNetTrainerSVLMethod):
+    """SVL-DRL alone: staged vA3C head and reward-driven label correction (METHOD §1)."""
+
+    svl_config = replace(SVLConfig(), use_rl=True)
+
+
+class nnUNetTrainerDALE(nnUNetTrainerSVLMethod):
+    """DALE alone: ω reweighting, fuzzy/non-fuzzy schedule and alignment (METHOD §2)."""
+
+    svl_config = replace(SVLConfig(), use_dale=True)
+
+
+class nnUNetTrainerSVLDRL(nnUNetTrainerSVLMethod):
+    """The full method: staged vA3C label correction gated by DALE confidence, DALE reweighting and alignment."""
+
+    svl_config = replace(SVLConfig(), use_rl=True, use_dale=True)
 
 
 class nnUNetTrainerSVLBase_tiny(nnUNetTrainerSVLBase):
@@ -12,7 +49,49 @@ class nnUNetTrainerSVLBase_tiny(nnUNetTrainerSVLBase):
     svl_budget = "tiny"
 
 
-TRAINERS = {c.__name__: c for c in (
-    nnUNetTrainerSVLBase_tiny,
-    nnUNetTrainerBaseline_tiny, nnUNetTrainerBaseline_demo, nnUNetTrainerBaseline_bench,
-)}
+ABLATIONS: dict[str, dict] = {
+    "NoWarmup": dict(warmup_end=0),
+    "Intensity": dict(state_mode="intensity"),
+    "NoContinuity": dict(lambda_continuity=0.0),
+    "RewardMap": dict(reward_map_conv=True),
+    "NoAlignment": dict(alignment_weight=0.0),
+}
+RL_ABLATIONS = ("NoWarmup", "Intensity", "NoContinuity", "RewardMap")
+DALE_ABLATIONS = ("NoAlignment",)
+
+TRAINERS: dict[str, type] = {}
+
+
+def _register(cls: type) -> type:
+    TRAINERS[cls.__name__] = cls
+    return cls
+
+
+def _variant(base: type, ablation: Optional[str], budget: Optional[str]) -> type:
+    """Create ``<base>[_<ablation>][_<budget>]`` as a module-level class (picklable for nnU-Net's workers)."""
+    name = base.__name__ + (f"_{ablation}" if ablation else "") + (f"_{budget}" if budget else "")
+    overrides = dict(ABLATIONS[ablation]) if ablation else {}
+    if budget == "tiny":
+        overrides.update({k: v for k, v in TINY_SCHEDULE.items() if not (ablation == "NoWarmup" and k == "warmup_end")})
+    attrs = {"svl_config": replace(base.svl_config, **overrides), "__module__": __name__, "__qualname__": name,
+             "__doc__": f"{base.__name__}" + (f", ablation {ablation}" if ablation else "")
+                        + (f", budget '{budget}'" if budget else "") + "."}
+    if budget:
+        attrs["svl_budget"] = budget
+    cls = type(name, (base,), attrs)
+    globals()[name] = cls
+    return cls
+
+
+for _base, _ablations in ((nnUNetTrainerVA3C, RL_ABLATIONS), (nnUNetTrainerDALE, DALE_ABLATIONS),
+                          (nnUNetTrainerSVLDRL, RL_ABLATIONS + DALE_ABLATIONS)):
+    _register(_base)
+    for _budget in (None, "tiny", "demo", "bench"):
+        for _abl in (None,) + _ablations:
+            if _abl is None and _budget is None:
+                continue
+            _register(_variant(_base, _abl, _budget))
+
+for _cls in (nnUNetTrainerSVLBase_tiny, nnUNetTrainerBaseline_tiny, nnUNetTrainerBaseline_demo,
+             nnUNetTrainerBaseline_bench):
+    _register(_cls)
