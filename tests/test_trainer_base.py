@@ -1,0 +1,66 @@
+"""The shared base trainer on real nnU-Net: the loader trains on stored corrected labels; checkpoints carry the
+plugin state; the stock predictor loads them."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import NARROW, NOISY_ID
+
+
+def _trainer(trainer_name: str, fold: int = 0, plans: str = NARROW):
+    from nnunetv2.run.run_training import get_trainer_from_args
+
+    return get_trainer_from_args(str(NOISY_ID), "3d_fullres", fold, trainer_name, plans, device=torch.device("cpu"))
+
+
+def test_loader_trains_on_the_stored_corrected_label(nnunet_env):
+    trainer = _trainer("nnUNetTrainerSVLBase_tiny", fold=1)
+    trainer.initialize()
+    cases = trainer.training_case_ids()
+    target_case = cases[0]
+    # store a label that cannot come from the given annotation: foreground everywhere in the image
+    _, seg, _, _ = trainer.dataset_class(trainer.preprocessed_dataset_folder, [target_case]).load_case(target_case)
+    seg = np.asarray(seg[:])
+    assert (seg == 1).mean() < 0.5
+    stored = np.where(seg >= 0, 1, seg).astype(np.int16)   # keep nnU-Net's -1 (outside the nonzero mask)
+    trainer.label_store.stage_case(1, target_case, stored)
+    trainer.label_store.commit_round(1, [target_case])
+    trainer._resumed = True   # keep the store (a fresh run would reset it)
+
+    # 1. nnU-Net's own data loader over the store-backed training set, without spatial augmentation: the batch
+    #    target of the corrected case is exactly the stored label
+    from nnunetv2.training.dataloading.data_loader import nnUNetDataLoader
+
+    dataset_tr, _ = trainer.get_tr_and_val_datasets()
+    patch = trainer.configuration_manager.patch_size
+    loader = nnUNetDataLoader(dataset_tr, 1, patch, patch, trainer.label_manager, oversample_foreground_percent=0,
+                              transforms=trainer.get_validation_transforms(None))
+    found = False
+    for _ in range(60):
+        batch = next(loader)
+        if batch["keys"][0] == target_case:
+            expected = torch.from_numpy(np.where(stored < 0, 0, stored)).to(batch["target"].dtype)
+            assert torch.equal(batch["target"][0], expected)
+            found = True
+            break
+    assert found, "the corrected case was never sampled"
+
+    # 2. the trainer's real training pipeline (spatial augmentation, deep supervision) carries it too
+    trainer.on_train_start()
+    try:
+        seen = {}
+        for _ in range(60):
+            batch = next(trainer.dataloader_train)
+            tgt = batch["target"][0] if isinstance(batch["target"], list) else batch["target"]
+            for i, key in enumerate(batch["keys"]):
+                seen.setdefault(key, []).append(float((tgt[i] == 1).float().mean()))
+            if len(seen.get(target_case, [])) >= 3 and len(seen) >= 3:
+                break
+        assert target_case in seen, "the corrected case was never sampled"
+        others = [v for k, vs in seen.items() if k != target_case for v in vs]
+        # augmentation may zoom out and pad with background, so compare means, not single patches
+        assert np.mean(seen[target_case]) > 0.5 > 0.3 > np.mean(others)
+    finally:
+        trainer.on_train_end()
