@@ -400,7 +400,8 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
     # ------------------------------------------------------------------------------------------ checkpoint state
     def svl_state_dict(self) -> dict:
         state = super().svl_state_dict()
-        state.update({"stage": self.stage(), "rl_generator": self.rl_generator.get_state()})
+        # the stage of the epoch a resume starts with (the checkpoint's current_epoch)
+        state.update({"stage": self.stage(self.current_epoch + 1), "rl_generator": self.rl_generator.get_state()})
         return state
 
     def load_svl_state_dict(self, state: dict) -> None:
