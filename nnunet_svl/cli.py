@@ -93,6 +93,29 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                     seed=args.seed, device=args.device, fresh=args.fresh)
 
 
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    from nnunet_svl.benchmark import run_benchmark
+
+    run_benchmark(Path(args.workspace), source=args.source, protocols=args.protocols, ratios=args.ratios,
+                  seeds=args.seeds, methods=args.methods, preset=args.preset, device=args.device,
+                  configuration=args.configuration, fold=args.fold, output=Path(args.output) if args.output else None)
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from nnunet_svl.audit import run_audit
+    from nnunet_svl.raw_dataset import find_dataset_folder
+    from nnunet_svl.workspace import preprocessed_root_from_env
+
+    run_dir = Path(args.run_dir)
+    raw = Path(args.raw_dataset) if args.raw_dataset else find_dataset_folder(run_dir.parent.name)
+    pre = Path(args.preprocessed_root) if args.preprocessed_root else preprocessed_root_from_env()
+    out = Path(args.output) if args.output else run_dir / f"fold_{args.fold}" / "audit"
+    run_audit(run_dir, raw, pre, out, fold=args.fold, n_overlays=args.overlays)
+    print(f"wrote {out} (audit.csv, *_corrected / *_changes / *_suspicion images, overlays)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nnunet-svl", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -141,6 +164,34 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-features", type=int, default=128)
     s.add_argument("--preprocessed-root", help="default: $nnUNet_preprocessed")
     s.set_defaults(func=_cmd_narrow_plans)
+
+    s = sub.add_parser("benchmark", help="corrupt → plan → train every method on the same noisy labels → predict → "
+                                         "evaluate on clean labels; tables, ratios and plots")
+    s.add_argument("--workspace", default="nnunet_svl_benchmark")
+    s.add_argument("--source", help="clean nnU-Net raw dataset (id, name or path); default: the demo dataset")
+    s.add_argument("--protocols", nargs="+", default=["mt", "dilate"])
+    s.add_argument("--ratios", nargs="+", type=float, default=[0.5])
+    s.add_argument("--seeds", nargs="+", type=int, default=[0])
+    s.add_argument("--methods", nargs="+", default=["nnUNetTrainer", "nnUNetTrainerDALE", "nnUNetTrainerVA3C",
+                                                    "nnUNetTrainerSVLDRL"])
+    s.add_argument("--preset", choices=("cpu", "full", "smoke"), default="cpu",
+                   help="cpu: ~1 h on 2 cores (narrow network, 500 iterations); full: nnU-Net defaults (GPU); "
+                        "smoke: a few iterations, checks the pipeline only")
+    s.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps"))
+    s.add_argument("--configuration", default="3d_fullres")
+    s.add_argument("--fold", type=int, default=0)
+    s.add_argument("-o", "--output", help="report folder (default: WORKSPACE/benchmark)")
+    s.set_defaults(func=_cmd_benchmark)
+
+    s = sub.add_parser("audit", help="export a run's corrected labels, change and suspicion maps in the original "
+                                     "image geometry, with a CSV ranking and PNG overlays")
+    s.add_argument("run_dir", help="nnUNet_results/<dataset>/<trainer>__<plans>__<configuration>")
+    s.add_argument("--fold", type=int, default=0)
+    s.add_argument("--raw-dataset", help="the raw dataset folder (default: found in $nnUNet_raw)")
+    s.add_argument("--preprocessed-root", help="default: $nnUNet_preprocessed")
+    s.add_argument("--overlays", type=int, default=5)
+    s.add_argument("-o", "--output")
+    s.set_defaults(func=_cmd_audit)
 
     s = sub.add_parser("demo", help="the whole journey on the demo dataset: create, corrupt, plan, train, predict, "
                                     "evaluate (a few minutes on CPU)")

@@ -172,3 +172,11 @@ def test_cpu_autocast_training_step():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_autocast_training_step():
     run_training_step("cuda", torch.float16)
+
+
+def test_elementwise_argmax_over_actions_matches_torch():
+    from nnunet_svl.rl.rollout import _argmax_over_actions
+
+    g = torch.Generator().manual_seed(3)
+    scores = torch.randint(0, 3, (2, 2, 3, 5, 6), generator=g).float()   # many ties: the first maximum must win
+    assert torch.equal(_argmax_over_actions(scores), scores.argmax(dim=2))

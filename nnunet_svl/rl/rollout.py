@@ -117,16 +117,25 @@ class _EmbeddingCache:
         return self.embedding
 
 
+def _argmax_over_actions(scores: torch.Tensor) -> torch.Tensor:
+    """argmax over dim 2 of (B, K, 3, *sp) by elementwise comparisons (first maximum wins, like torch.argmax).
+
+    torch.argmax over a small, non-innermost dimension is slow on CPU (it was a third of a rollout's time)."""
+    s0, s1, s2 = scores.unbind(2)
+    best = (s1 > s0).long()
+    return torch.where(s2 > torch.maximum(s0, s1), torch.full_like(best, 2), best)
+
+
 def _act(logits: torch.Tensor, state: torch.Tensor, generator: Optional[torch.Generator], greedy: bool,
          action_scale: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Choose actions from (B, K, 3, *sp) logits and apply them: (actions, log π(a), entropy, new state)."""
     log_pi = torch.log_softmax(logits.float(), dim=2)
     if greedy:
-        actions = log_pi.argmax(dim=2)
+        actions = _argmax_over_actions(log_pi)
         eps: torch.Tensor | float = GREEDY_EPS
     else:  # Gumbel-max: argmax(log π + G), G = −log(−log U), U ~ U(0, 1)
         u = sample_uniform_eps(log_pi.shape, generator, log_pi.device).clamp_(1e-10, 1.0 - 1e-7)
-        actions = (log_pi - torch.log(-torch.log(u))).argmax(dim=2)
+        actions = _argmax_over_actions(log_pi - torch.log(-torch.log(u)))
         eps = sample_uniform_eps(state.shape, generator, state.device)
     log_prob = log_pi.gather(2, actions.unsqueeze(2)).squeeze(2)
     entropy = -(log_pi.exp() * log_pi).sum(dim=2)

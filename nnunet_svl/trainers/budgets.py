@@ -10,9 +10,9 @@ import torch
 
 # name -> (epochs, iterations per epoch, validation iterations per epoch)
 BUDGETS: dict[str, tuple[int, int, int]] = {
-    "tiny": (3, 4, 2),     # CI: warm-up, transition, full RL and a label round in seconds
+    "tiny": (3, 10, 2),    # CI: warm-up, transition, full RL and a label round in seconds
     "demo": (12, 25, 4),   # `nnunet-svl demo`: a few minutes on 2 CPU cores
-    "bench": (40, 25, 4),  # CPU benchmark preset: 1000 iterations per model
+    "bench": (20, 25, 4),  # CPU benchmark preset: 500 iterations per model (~5 min on 2 cores, 40³ phantoms)
 }
 
 
