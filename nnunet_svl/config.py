@@ -68,6 +68,10 @@ class SVLConfig:
     correction_omega_gate: float = 1.0
     """With DALE on: only voxels whose label confidence ω is below this may be corrected."""
     correction_connectivity: int = 26
+    correction_support: float = 0.5
+    """The segmentation network's own probability of the proposed label must be at least this (0 = off)."""
+    correction_band: float = 8.0
+    """Only voxels within this many voxels of the current label's boundary may flip (0 = anywhere)."""
     correction_max_rounds: int = 0
     """0 = unlimited."""
 
@@ -126,12 +130,14 @@ class SVLConfig:
             bad("correction_connectivity", "must be one of 4, 8 (2-D) or 6, 18, 26 (3-D)")
         for name in ("entropy_weight", "lambda_continuity", "reward_local_weight", "reward_dice_weight",
                      "dale_eta", "dale_kappa", "alignment_weight", "alignment_min_weight", "correction_max_rounds",
-                     "fuzzy_temperature", "fuzzy_sigma", "correction_omega_gate"):
+                     "fuzzy_temperature", "fuzzy_sigma", "correction_omega_gate", "correction_band"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
                 bad(name, "must be a finite number >= 0")
         if self.fuzzy_temperature == 0 or self.fuzzy_sigma == 0:
             bad("fuzzy_temperature" if self.fuzzy_temperature == 0 else "fuzzy_sigma", "must be > 0")
+        if not 0 <= self.correction_support <= 1:
+            bad("correction_support", "must be in [0, 1]")
         if not 0 <= self.fuzzy_entropy_threshold <= 1:
             bad("fuzzy_entropy_threshold", "must be in [0, 1]")
         if not 1 <= self.omega_max <= 30:

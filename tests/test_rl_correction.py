@@ -116,3 +116,24 @@ def test_shape_errors():
         propose_corrections(label[:-1], refined, [1])
     with pytest.raises(ValueError, match="omega shape"):
         propose_corrections(label, refined, [1], omega=np.ones((2, 2)), omega_gate=1.0)
+
+
+def test_safeguards_support_band_and_kept_components():
+    # a 6×6×6 cube labelled foreground in a 16³ volume; the refined belief says "all background", confidently
+    label = np.zeros((16, 16, 16), np.int16)
+    label[5:11, 5:11, 5:11] = 1
+    refined = np.zeros((1, 16, 16, 16), np.float32)
+    # without safeguards the whole object would go; keep_components keeps the component (216 voxels)
+    new, stats = propose_corrections(label, refined, [1], tau=0.8)
+    assert (new == label).all() and stats.n_rejected_voxels == 216
+    # the network itself still says foreground (p = 0.9): support blocks every flip
+    support = np.full((1, 16, 16, 16), 0.9, np.float32)
+    new, stats = propose_corrections(label, refined, [1], tau=0.8, support=support, keep_components=False)
+    assert stats.n_candidates == 0 and (new == label).all()
+    # band: boundary voxels on both sides of the interface have distance 0, so band 0.5 lets exactly the cube's
+    # outer face-neighbour shell (6·36 = 216 voxels) be added, although the belief covers a 12³ block
+    refined = np.zeros((1, 16, 16, 16), np.float32)
+    refined[0, 2:14, 2:14, 2:14] = 1.0
+    new, stats = propose_corrections(label, refined, [1], tau=0.8, band=0.5, connectivity=6)
+    grown = (new == 1) & (label == 0)
+    assert grown.sum() == 216 and stats.added == {"1": 216}

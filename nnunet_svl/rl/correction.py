@@ -14,6 +14,12 @@ Given the current label G and the agents' refined foreground probabilities (whol
    old background and is kept. Splits of an existing component are allowed: eroding a thin false bridge between two
    structures (dilation noise) is a legitimate correction. Reverting only restores voxels to classes they already
    had, so it cannot create a new component itself.
+4. Safeguards against a feedback loop [ours] (a demo run without them deleted every lesion within four rounds: an
+   undertrained policy's greedy actions drift the belief one way, the network then learns the shrunken labels):
+   ``support`` — the segmentation network's own probability of the candidate must be ≥ ``support_min`` (the agents
+   may sharpen what the network leans to, not overrule it); ``band`` — only voxels within ``band`` voxels of the
+   current label's boundary may flip (label noise moves boundaries; it does not invent or delete whole objects);
+   ``keep_components`` — a foreground component of the current label never disappears completely.
 """
 from __future__ import annotations
 
@@ -54,14 +60,17 @@ def class_probabilities(refined_fg: np.ndarray) -> np.ndarray:
 
 def propose_corrections(label: np.ndarray, refined_fg: np.ndarray, fg_labels: list[int], tau: float = 0.8,
                         omega: Optional[np.ndarray] = None, omega_gate: Optional[float] = None,
-                        ignore_label: Optional[int] = None,
-                        connectivity: int = 26) -> tuple[np.ndarray, CorrectionStats]:
+                        ignore_label: Optional[int] = None, connectivity: int = 26,
+                        support: Optional[np.ndarray] = None, support_min: float = 0.5,
+                        band: Optional[float] = None,
+                        keep_components: bool = True) -> tuple[np.ndarray, CorrectionStats]:
     """New label for one case and what changed (procedure in the module docstring).
 
     ``label``: integer (*sp) current label; ``refined_fg``: (K, *sp) refined probabilities of ``fg_labels`` (same
     order); ``tau``: minimum probability of the candidate; ``omega``: (*sp) label confidence, used with
     ``omega_gate``; ``connectivity``: cc3d connectivity (26/18/6; in 2-D 8/4, with 26→8, 6→4). Inputs are not
-    modified; the result has ``label``'s dtype.
+    modified; the result has ``label``'s dtype. ``support`` (K, *sp): the network's unrefined foreground
+    probabilities; ``band``: maximum distance (voxels) from the label boundary; see step 4.
     """
     label = np.asarray(label)
     refined_fg = np.asarray(refined_fg)
@@ -85,6 +94,16 @@ def propose_corrections(label: np.ndarray, refined_fg: np.ndarray, fg_labels: li
     flip = (candidate != label) & confident & correctable
     if omega is not None:
         flip &= np.asarray(omega) < omega_gate
+    if support is not None:
+        support_probs = class_probabilities(support)
+        flip &= np.take_along_axis(support_probs, probs.argmax(axis=0)[None], axis=0)[0] >= support_min
+    if band is not None:
+        from scipy.ndimage import distance_transform_edt
+
+        from nnunet_svl.dale.partition import label_boundary
+
+        boundary = label_boundary(label)
+        flip &= distance_transform_edt(~boundary) <= band if boundary.any() else np.zeros_like(flip)
     stats = CorrectionStats(n_candidates=int(flip.sum()))
 
     new = label.copy()
@@ -102,6 +121,18 @@ def propose_corrections(label: np.ndarray, refined_fg: np.ndarray, fg_labels: li
             if stray.any():
                 revert |= stray[components]
                 stats.n_rejected_new_components += int(stray.sum())
+        if keep_components:
+            for c in fg_labels:
+                old_mask = label == c
+                if not old_mask.any():
+                    continue
+                components, n = cc3d.connected_components(old_mask, connectivity=conn, return_N=True)
+                kept = np.bincount(components[old_mask & (new == c) & ~revert].ravel(), minlength=n + 1)
+                lost = kept == 0
+                lost[0] = False
+                if lost.any():
+                    revert |= lost[components]
+                    stats.n_rejected_new_components += int(lost.sum())
         stats.n_rejected_voxels = int(revert.sum())
         new[revert] = label[revert]
 

@@ -334,7 +334,10 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
             proposed, cstats = propose_corrections(
                 label[0], maps["refined"], [int(c) for c in self.label_manager.foreground_labels],
                 tau=self.cfg.correction_tau, omega=omega[0] if omega is not None else None, omega_gate=gate,
-                ignore_label=self.label_manager.ignore_label, connectivity=self.cfg.correction_connectivity)
+                ignore_label=self.label_manager.ignore_label, connectivity=self.cfg.correction_connectivity,
+                support=probs[self.foreground_outputs()] if self.cfg.correction_support > 0 else None,
+                support_min=self.cfg.correction_support,
+                band=self.cfg.correction_band if self.cfg.correction_band > 0 else None)
             proposed = np.where(label[0] < 0, label[0], proposed)  # nnU-Net's -1 (outside the mask) stays
             new_label = proposed[None].astype(np.int16)
             d = cstats.__dict__ if hasattr(cstats, "__dict__") else dict(cstats)
