@@ -65,19 +65,21 @@ def write_report(results: list, out_dir: Path, preset, command: str) -> dict:
     for noise, runs in by_noise.items():
         base = next((r for r in runs if r.method == "nnUNetTrainer"), None)
         lines += [f"## {noise}", "",
-                  "| method | Dice | IoU | HD95 (mm) | ASSD (mm) | label repair (pts) | s/epoch | time ratio | "
-                  "peak RSS (MB) | memory ratio |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "| method | Dice | IoU | HD95 (mm) | ASSD (mm) | label repair (pts) | clean-case labels kept (Dice) | "
+                  "s/epoch | time ratio | peak RSS (MB) | memory ratio |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         rows = []
         for r in runs:
             d, i, h, a = (_mean_sd(r.per_case[k]) for k in ("dice", "iou", "hd95", "assd"))
             repair = r.repair.get("repair_points") if r.repair else None
+            kept = r.repair.get("dice_final_vs_clean_on_clean_cases") if r.repair else None
             mem = r.cuda_peak_mb if r.cuda_peak_mb is not None else r.peak_rss_mb
             base_mem = None if base is None else (base.cuda_peak_mb if base.cuda_peak_mb is not None
                                                   else base.peak_rss_mb)
             lines.append(
                 f"| {r.method} | {_fmt(d[0], d[1], 4)} | {_fmt(i[0], i[1], 4)} | {_fmt(h[0], h[1], 2)} | "
                 f"{_fmt(a[0], a[1], 2)} | {'n/a' if repair is None else f'{repair:+.2f}'} | "
+                f"{'n/a' if kept is None else f'{kept:.4f}'} | "
                 f"{r.seconds_per_epoch:.1f} | {_ratio(r.seconds_per_epoch, base.seconds_per_epoch) if base else 'n/a'} | "
                 f"{mem:.0f} | {_ratio(mem, base_mem) if base_mem else 'n/a'} |")
             rows.append({"method": r.method, "trainer": r.trainer, "dataset": r.dataset, "dice": d, "iou": i,
