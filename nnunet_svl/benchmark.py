@@ -4,7 +4,7 @@ corrupt (protocols × ratios × seeds) → ``nnUNetv2_plan_and_preprocess`` → 
 (upper bound) and every compared trainer on the same noisy labels with the same budget → stock ``nnUNetv2_predict`` →
 evaluation on the clean test labels. Reports, per method: Dice, IoU, HD95, ASSD (mean ± sd over test cases), the
 label-repair figure (Dice of the training labels the run ended with vs clean, minus noisy vs clean, over the noisy
-cases), and the overhead ratios to ``nnUNetTrainer`` measured in the same run (time per epoch, peak memory).
+cases), and the overhead ratios to ``nnUNetTrainer`` measured in the same run (median time per epoch, peak memory).
 
 Presets: ``cpu`` (default) — the demo dataset, nnU-Net's plans with a 4× narrower network (``nnunet-svl
 narrow-plans``) and the ``_bench`` budget (see ``trainers/budgets.py``), sized to finish in about an hour on 2 CPU
@@ -92,7 +92,8 @@ def _epoch_seconds(checkpoint_path: Path) -> tuple[float, dict]:
             curves[key] = [float(v) for v in values]
         except (TypeError, ValueError):
             pass  # per-class lists
-    return float(np.mean(durations)) if durations else float("nan"), curves
+    # median: robust to an epoch that was slowed by something else on the machine
+    return float(np.median(durations)) if durations else float("nan"), curves
 
 
 def label_repair(ws: NNUNetWorkspace, noisy_dir: Path, run_dir: Path, plans: str, configuration: str) -> Optional[dict]:

@@ -29,6 +29,14 @@ from nnunet_svl.trainers.case_inference import sliding_window_maps
 STAGE_NAMES = ("warmup", "transition", "full_rl")
 
 
+def standardise_features(features: torch.Tensor) -> torch.Tensor:
+    """(B, F, *sp) → zero mean, unit variance per channel over the batch's voxels (statistics detached)."""
+    dims = [0] + list(range(2, features.ndim))
+    mean = features.mean(dim=dims, keepdim=True).detach()
+    std = features.std(dim=dims, keepdim=True).detach().clamp_min(1e-5)
+    return (features - mean) / std
+
+
 class DecoderFeatureHook:
     """Captures the input of the segmentation network's last segmentation layer: the full-resolution decoder
     features (B, F, *spatial) the vA3C head and the alignment loss are fed with (METHOD §1.2)."""
@@ -178,8 +186,10 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
 
             lab0 = labels[0] if isinstance(labels, list) else labels
             fz0 = fuzzy[0] if isinstance(fuzzy, list) else fuzzy
+            # standardised features (per channel, batch statistics, detached): the W2 distance of raw features grew
+            # with their scale during a demo run (0.05·186 dominated the loss); standardised it cannot be gamed so
             align = class_conditional_alignment_loss(
-                features.float(), lab0[:, 0].long(), fz0[:, 0].float(),
+                standardise_features(features.float()), lab0[:, 0].long(), fz0[:, 0].float(),
                 classes=[0] + [int(c) for c in self.label_manager.foreground_labels],
                 min_weight=self.cfg.alignment_min_weight)
             losses["dale_alignment"] = align
@@ -368,8 +378,17 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
         from nnunet_svl.dale.loss_stats import std
         from nnunet_svl.dale.partition import boundary_proximity, fuzzy_membership, normalised_entropy
 
-        omega = label_confidence(stats.mean.astype(np.float32), std(stats).astype(np.float32), eta=self.cfg.dale_eta,
-                                 kappa=self.cfg.dale_kappa, valid_mask=valid, clip=(0.0, self.cfg.omega_max))
+        # ω is computed within each label class [ours]: the loss level of a small foreground class is higher than the
+        # background's early in training, and one softmax over the whole case down-weighted every lesion voxel until
+        # the network predicted background only (seen in a short test run). Per class, ω ranks voxels against others
+        # with the same label, and each class keeps mean weight 1.
+        mean, spread = stats.mean.astype(np.float32), std(stats).astype(np.float32)
+        lab = label[0]
+        omega = np.ones(lab.shape, dtype=np.float32)
+        for c in np.unique(lab[valid]):
+            in_class = valid & (lab == c)
+            omega[in_class] = label_confidence(mean, spread, eta=self.cfg.dale_eta, kappa=self.cfg.dale_kappa,
+                                               valid_mask=in_class, clip=(0.0, self.cfg.omega_max))[in_class]
         if self.fuzzy_voxels_active(self.current_epoch + 1):
             entropy = normalised_entropy(probs) if not self.label_manager.has_regions else \
                 normalised_entropy(np.stack([1 - probs, probs], 0)).mean(0)
