@@ -88,6 +88,10 @@ class SVLConfig:
     fuzzy_temperature: float = 0.1
     fuzzy_sigma: float = 2.0
     """σ (voxels) of the boundary-proximity term exp(-d²/2σ²)."""
+    class_balance_max_gain: float = 10.0
+    """[ours] Per patch and label class, voxel weights are rescaled so the class keeps its total weight (voxel count);
+    the partition and ω decide which voxels of a class teach, not how much the class teaches. A class's gain is capped
+    at this; 0 turns the rescaling off (see dale/weighted_loss.py:class_balanced_weights)."""
     alignment_weight: float = 0.05
     """γ: weight of the class-conditional 2-Wasserstein alignment loss."""
     alignment_min_weight: float = 8.0
@@ -130,7 +134,8 @@ class SVLConfig:
             bad("correction_connectivity", "must be one of 4, 8 (2-D) or 6, 18, 26 (3-D)")
         for name in ("entropy_weight", "lambda_continuity", "reward_local_weight", "reward_dice_weight",
                      "dale_eta", "dale_kappa", "alignment_weight", "alignment_min_weight", "correction_max_rounds",
-                     "fuzzy_temperature", "fuzzy_sigma", "correction_omega_gate", "correction_band"):
+                     "fuzzy_temperature", "fuzzy_sigma", "correction_omega_gate", "correction_band",
+                     "class_balance_max_gain"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
                 bad(name, "must be a finite number >= 0")

@@ -201,3 +201,23 @@ def test_like_copies_nnunet_settings_and_accepts_a_single_scale():
     assert torch.equal(wrapped(logits, target), plain(logits, target))  # single tensors, not lists
     with pytest.raises(TypeError, match="DC_and_CE_loss"):
         VoxelWeightedDCandCELoss.like(torch.nn.CrossEntropyLoss())
+
+
+def test_class_balanced_weights_hand_checked():
+    from nnunet_svl.dale.weighted_loss import class_balanced_weights
+
+    # sample 0: background [1, 0.5] (N=2, Σw=1.5 → gain 4/3), lesion [0.25, 0.25] (N=2, Σw=0.5 → gain 4)
+    # sample 1: lesion weights all 0 stay 0; ignore label 2 and nnU-Net's -1 keep their weights
+    w = torch.tensor([[1.0, 0.5, 0.25, 0.25], [0.5, 0.0, 0.7, 0.3]]).reshape(2, 1, 4)
+    y = torch.tensor([[0, 0, 1, 1], [0, 1, 2, -1]]).reshape(2, 1, 4)
+    out = class_balanced_weights(w, y, num_classes=2, ignore_label=2)
+    expected = torch.tensor([[4 / 3, 2 / 3, 1.0, 1.0], [1.0, 0.0, 0.7, 0.3]]).reshape(2, 1, 4)
+    assert torch.allclose(out, expected)
+    # per class, the total weight equals the voxel count (its weight with w = 1)
+    assert torch.isclose(out[0, 0, :2].sum(), torch.tensor(2.0)) and torch.isclose(out[0, 0, 2:].sum(), torch.tensor(2.0))
+    # the gain is capped: one lesion voxel at 0.01 would get ×100, capped at ×10
+    capped = class_balanced_weights(torch.tensor([[[1.0, 0.01]]]), torch.tensor([[[0, 1]]]), 2, max_gain=10.0)
+    assert torch.allclose(capped, torch.tensor([[[1.0, 0.1]]]))
+    # unit weights are unchanged, so the loss still equals nnU-Net's
+    ones = torch.ones(2, 1, 4)
+    assert torch.equal(class_balanced_weights(ones, y.clamp(max=1), 2), ones)

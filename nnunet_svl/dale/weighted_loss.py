@@ -29,6 +29,36 @@ from torch import nn
 TensorOrList = Union[torch.Tensor, Sequence[torch.Tensor]]
 
 
+def class_balanced_weights(weights: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                           max_gain: float = 10.0, ignore_label: Optional[int] = None) -> torch.Tensor:
+    """Rescale per-voxel weights so that, in every sample and label class c, Σ_{y_i=c} w_i = N_c (the class's voxel
+    count, i.e. its weight with all w = 1) [ours, METHOD §2.2 design note].
+
+    Why: with small structures most foreground voxels lie near a boundary, so the fuzzy partition (weight 1 − m during
+    DALE's warm-up) removed ~75 % of the lesion's weight but ~10 % of the background's, and the network learned to
+    predict background only (Dice 0 on the 32³ test phantoms where nnU-Net reached 0.72). Rescaling per class keeps
+    nnU-Net's class balance while the partition and ω still choose which voxels of a class teach.
+
+    weights (B, 1, *sp) ≥ 0; labels (B, 1, *sp) integer. The gain N_c / Σ w is capped at ``max_gain``; a class whose
+    weights are all 0 stays 0; voxels with labels < 0, ≥ ``num_classes`` or equal to ``ignore_label`` are unchanged.
+    """
+    if weights.shape != labels.shape:
+        raise ValueError(f"weights {tuple(weights.shape)} and labels {tuple(labels.shape)} must have the same shape")
+    b = weights.shape[0]
+    w = weights.reshape(b, -1).float()
+    lab = labels.reshape(b, -1).long()
+    valid = (lab >= 0) & (lab < num_classes)
+    if ignore_label is not None:
+        valid &= lab != ignore_label
+    idx = torch.where(valid, lab, torch.zeros_like(lab))
+    vf = valid.float()
+    counts = torch.zeros(b, num_classes, device=w.device).scatter_add_(1, idx, vf)
+    sums = torch.zeros(b, num_classes, device=w.device).scatter_add_(1, idx, w * vf)
+    gain = torch.where(sums > 0, counts / sums.clamp_min(1e-12), torch.ones_like(sums)).clamp(max=max_gain)
+    out = torch.where(valid, w * torch.gather(gain, 1, idx), w)
+    return out.reshape(weights.shape).to(weights.dtype)
+
+
 class VoxelWeightedDCandCELoss(nn.Module):
     """nnU-Net's DC_and_CE_loss (MemoryEfficientSoftDiceLoss) with an optional per-voxel weight map; same
     constructor arguments as ``DC_and_CE_loss``."""

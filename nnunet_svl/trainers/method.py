@@ -168,12 +168,23 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
         if omega is None:
             return self.loss(output, labels)
         active = 1.0 if self.fuzzy_voxels_active() else 0.0
+        # one entry per deep-supervision scale (a single tensor when deep supervision is off)
+        omega, fuzzy = (x if isinstance(x, (list, tuple)) else [x] for x in (omega, fuzzy))
+        labs = labels if isinstance(labels, (list, tuple)) else [labels]
         weights = [((1 - m) + m * w * active).clamp_min(0) for w, m in zip(omega, fuzzy)]
+        if self.cfg.class_balance_max_gain > 0:
+            from nnunet_svl.dale.weighted_loss import class_balanced_weights
+
+            weights = [class_balanced_weights(w, lab, self.label_manager.num_segmentation_heads,
+                                              max_gain=self.cfg.class_balance_max_gain,
+                                              ignore_label=self.label_manager.ignore_label)
+                       for w, lab in zip(weights, labs)]
         self.record_scalar("dale_weight_mean", float(weights[0].mean()))
         self.record_scalar("dale_omega_mean", float(omega[0].mean()))
         self.record_scalar("dale_omega_min", float(omega[0].min()))
         self.record_scalar("dale_fuzzy_mean", float(fuzzy[0].mean()))
-        return self.weighted_loss(output, labels, weights)
+        return self.weighted_loss(output, labs if isinstance(output, (list, tuple)) else labs[0],
+                                  weights if isinstance(output, (list, tuple)) else weights[0])
 
     def compute_losses(self, data, output, labels, omega, fuzzy, keys) -> dict[str, torch.Tensor]:
         features = self.feature_hook.pop()
