@@ -60,16 +60,16 @@ def _check_finished_run(ws, trainer: str, expect_correction: bool, expect_head: 
     return ckpt
 
 
-@pytest.mark.parametrize("trainer, correction, head", [
-    ("nnUNetTrainerVA3C_tiny", True, True),
-    ("nnUNetTrainerDALE_tiny", False, False),
+@pytest.mark.parametrize("trainer, correction, head, stages", [
+    ("nnUNetTrainerVA3C_tiny", True, True, [0.0, 1.0, 2.0]),          # warm-up, transition, full RL
+    ("nnUNetTrainerDALE_tiny", False, False, [0.0, 0.0, 0.0]),
+    ("nnUNetTrainerVA3C_NoWarmup_tiny", True, True, [1.0, 1.0, 2.0]),  # the paper's ablation: no warm-up
+    ("nnUNetTrainerVA3C_Intensity_tiny", True, True, [0.0, 1.0, 2.0]),  # the paper's literal intensity action
 ])
-def test_method_trainer_trains_and_stock_predicts(nnunet_ws, tmp_path, trainer, correction, head):
+def test_method_trainer_trains_and_stock_predicts(nnunet_ws, tmp_path, trainer, correction, head, stages):
     nnunet_ws.train(NOISY_ID, trainer, plans=NARROW)
     ckpt = _check_finished_run(nnunet_ws, trainer, correction, head)
-    if head:
-        # all three stages ran: warm-up, transition, full RL
-        assert ckpt["logging"]["svl_stage"] == [0.0, 1.0, 2.0]
+    assert ckpt["logging"]["svl_stage"] == stages
     ds = noisy_dataset_dir(nnunet_ws)
     out = tmp_path / "pred"
     nnunet_ws.predict(NOISY_ID, trainer, ds / "imagesTs", out, plans=NARROW)
