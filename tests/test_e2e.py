@@ -11,7 +11,7 @@ import SimpleITK as sitk
 from conftest import NARROW, NOISY_ID, noisy_dataset_dir
 from nnunet_svl.pipeline import _bin
 
-TRAINER = "nnUNetTrainerSVLDRL_tiny"
+TRAINER = "nnUNetTrainerSVLDRL_demo"   # 300 iterations: enough for a Dice floor on 32³ phantoms
 
 
 def test_full_journey_with_stock_predictor(nnunet_ws, tmp_path):
@@ -41,5 +41,5 @@ def test_full_journey_with_stock_predictor(nnunet_ws, tmp_path):
 
     result = json.loads(out.read_text())
     dice = result["per_class"]["lesion"]["dice"]["mean"]
-    # a few dozen CPU iterations on noisy labels: clearly better than chance, far from converged
+    # 300 CPU iterations on noisy labels: clearly better than chance, far from converged
     assert dice > 0.3, dice

@@ -29,6 +29,15 @@ from nnunet_svl.trainers.case_inference import sliding_window_maps
 STAGE_NAMES = ("warmup", "transition", "full_rl")
 
 
+def agreement_of(totals: dict) -> Optional[float]:
+    """2·overlap / (|prediction| + |label|) from a label round's summed counts; None when the round did not measure
+    it; 1.0 when both are empty."""
+    if "agree_total" not in totals or "agree_overlap" not in totals:
+        return None
+    total = float(totals["agree_total"])
+    return 1.0 if total == 0 else 2.0 * float(totals["agree_overlap"]) / total
+
+
 def standardise_features(features: torch.Tensor) -> torch.Tensor:
     """(B, F, *sp) → zero mean, unit variance per channel over the batch's voxels (statistics detached)."""
     dims = [0] + list(range(2, features.ndim))
@@ -66,7 +75,8 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
     svl_log_keys: ClassVar[tuple[str, ...]] = (
         "svl_stage", "seg_loss", "rl_mean_reward", "rl_value_loss", "rl_policy_loss", "rl_entropy",
         "dale_weight_mean", "dale_omega_mean", "dale_omega_min", "dale_fuzzy_mean", "dale_alignment",
-        "round_index", "round_flipped", "round_added", "round_removed", "round_rejected", "round_seconds")
+        "round_index", "round_flipped", "round_added", "round_removed", "round_rejected", "round_seconds",
+        "round_agreement")
 
     # ------------------------------------------------------------------------------------------ schedule
     @property
@@ -320,7 +330,15 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
         if self.label_store is None or not (self.cfg.use_rl or self.cfg.use_dale) or not self.label_round_due():
             return None
         do_rl = self.cfg.use_rl and self.stage() == 2 and not self.label_manager.has_regions
-        kind = "correction" if do_rl else "dale_stats"
+        agreement = self.previous_round_agreement()
+        ready = self.cfg.correction_min_agreement <= 0 or \
+            (agreement is not None and agreement >= self.cfg.correction_min_agreement)
+        if do_rl and not ready:
+            self.print_to_log_file(f"label round: no corrections yet, the network's agreement with the labels was "
+                                   f"{'not measured' if agreement is None else f'{agreement:.3f}'} "
+                                   f"(< correction_min_agreement {self.cfg.correction_min_agreement})")
+        do_rl = do_rl and ready
+        kind = "correction" if do_rl else ("dale_stats" if self.cfg.use_dale else "measure")
         t0 = time.time()
         self.network.eval()
         self.set_deep_supervision_enabled(False)
@@ -336,8 +354,18 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
         for k in ("flipped", "added", "removed", "rejected"):
             self.record_scalar(f"round_{k}", totals.get(k, 0))
         self.record_scalar("round_seconds", seconds)
+        measured = agreement_of(totals)
+        if measured is not None:
+            self.record_scalar("round_agreement", measured)
         self.print_to_log_file(f"label round {round_index} ({kind}): {totals}, {seconds:.1f} s")
         return {"round": round_index, "kind": kind, **totals}
+
+    def previous_round_agreement(self) -> Optional[float]:
+        """Foreground Dice between the network's prediction and the labels in force, as the last committed label
+        round measured it (None before any round measured it). Read from the label store's manifest, so it
+        survives ``--c`` and is the same on every DDP rank."""
+        history = self.label_store.history() if self.label_store is not None else []
+        return agreement_of(history[-1]) if history else None
 
     def _round_case(self, case: str, round_index: int, do_rl: bool) -> dict:
         from nnunet_svl.rl.correction import propose_corrections
@@ -345,7 +373,7 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
         data, label, stats = self._case_arrays(case)
         maps = sliding_window_maps(data, self.configuration_manager.patch_size, self._patch_fn(do_rl), self.device)
         probs = maps["probs"]
-        counts: dict = {}
+        counts: dict = self._agreement_counts(label, probs)
         omega = fuzzy = new_stats = None
         if self.cfg.use_dale:
             omega, fuzzy, new_stats = self._dale_update(case, label, probs, stats)
@@ -362,15 +390,34 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
             proposed = np.where(label[0] < 0, label[0], proposed)  # nnU-Net's -1 (outside the mask) stays
             new_label = proposed[None].astype(np.int16)
             d = cstats.__dict__ if hasattr(cstats, "__dict__") else dict(cstats)
-            counts = {"flipped": int(d.get("n_flipped", 0)),
+            counts.update({"flipped": int(d.get("n_flipped", 0)),
                       "added": int(sum(d.get("added", {}).values())) if isinstance(d.get("added"), dict) else 0,
                       "removed": int(sum(d.get("removed", {}).values())) if isinstance(d.get("removed"), dict) else 0,
-                      "rejected": int(d.get("n_rejected_new_components", 0))}
+                      "rejected": int(d.get("n_rejected_new_components", 0))})
             if self.cfg.use_dale and counts["flipped"]:
                 omega, fuzzy, new_stats = self._dale_after_flip(new_label, label, probs, new_stats)
         self.label_store.stage_case(round_index, case, new_label, omega=omega, fuzzy=fuzzy,
                                     stats=new_stats.to_arrays() if new_stats is not None else None)
         return counts
+
+    def _agreement_counts(self, label: np.ndarray, probs: np.ndarray) -> dict:
+        """Foreground overlap of the network's argmax with the label in force (valid voxels, all foreground labels
+        together; regions: any region), as sums that add up over cases and DDP ranks."""
+        lab = label[0]
+        valid = lab >= 0
+        if self.label_manager.ignore_label is not None:
+            valid &= lab != self.label_manager.ignore_label
+        if self.label_manager.has_regions:
+            pred_fg = (probs > 0.5).any(axis=0)
+            ref_fg = lab > 0
+        else:
+            pred = probs.argmax(axis=0)
+            pred_fg, ref_fg = pred > 0, lab > 0
+            same = (pred == lab) & ref_fg
+            return {"agree_overlap": int((same & valid).sum()),
+                    "agree_total": int((pred_fg & valid).sum() + (ref_fg & valid).sum())}
+        return {"agree_overlap": int((pred_fg & ref_fg & valid).sum()),
+                "agree_total": int((pred_fg & valid).sum() + (ref_fg & valid).sum())}
 
     # ------------------------------------------------------------------------------------------ DALE pieces
     def _voxel_loss(self, label: np.ndarray, probs: np.ndarray) -> np.ndarray:

@@ -22,7 +22,10 @@ from nnunet_svl.trainers.budgets import (nnUNetTrainerBaseline_bench, nnUNetTrai
 from nnunet_svl.trainers.method import nnUNetTrainerSVLMethod
 
 # config used by the _tiny budget so that 3 short epochs go through warm-up, transition, full RL and a label round
-TINY_SCHEDULE = dict(warmup_end=1, transition_end=2, dale_warmup_end=1, correction_every=1)
+# (corrections are not gated on the network's agreement: 30 iterations cannot reach it, and the tests check the
+# correction plumbing, not the network)
+TINY_SCHEDULE = dict(warmup_end=1, transition_end=2, dale_warmup_end=1, correction_every=1,
+                     correction_min_agreement=0.0)
 
 
 class nnUNetTrainerVA3C(nnUNetTrainerSVLMethod):
