@@ -116,6 +116,19 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_scale_check(args: argparse.Namespace) -> int:
+    import json
+
+    from nnunet_svl.scale import measure_label_store_scale
+
+    out = Path(args.folder)
+    if out.exists() and any(out.iterdir()):
+        raise SVLInputError(out, "folder is not empty", "pass a new folder; the check fills it with a label store")
+    result = measure_label_store_scale(out, n_cases=args.cases, shape=(args.shape,) * 3, rounds=args.rounds)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nnunet-svl", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -192,6 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overlays", type=int, default=5)
     s.add_argument("-o", "--output")
     s.set_defaults(func=_cmd_audit)
+
+    s = sub.add_parser("scale-check", help="write label rounds of many large synthetic cases through the label "
+                                           "store; report disk, peak memory and seconds per round")
+    s.add_argument("folder", help="a new, empty folder")
+    s.add_argument("--cases", type=int, default=200)
+    s.add_argument("--shape", type=int, default=128, help="cube side in voxels")
+    s.add_argument("--rounds", type=int, default=3)
+    s.set_defaults(func=_cmd_scale_check)
 
     s = sub.add_parser("demo", help="the whole journey on the demo dataset: create, corrupt, plan, train, predict, "
                                     "evaluate (a few minutes on CPU)")
