@@ -64,3 +64,34 @@ def test_loader_trains_on_the_stored_corrected_label(nnunet_env):
         assert np.mean(seen[target_case]) > 0.5 > 0.3 > np.mean(others)
     finally:
         trainer.on_train_end()
+
+
+def test_bad_checkpoints_name_the_file_and_the_fix(nnunet_env, tmp_path):
+    """A truncated file, a foreign dict, another trainer's checkpoint and one of another network: each a one-line
+    SVLInputError naming the file, and the trainer's state is untouched."""
+    from nnunet_svl.errors import SVLInputError
+
+    trainer = _trainer("nnUNetTrainerVA3C_tiny", fold=2)
+    trainer.initialize()
+    before = {k: v.clone() for k, v in trainer.network.state_dict().items()}
+
+    garbage = tmp_path / "truncated.pth"
+    garbage.write_bytes(b"PK\x03\x04 not a torch file")
+    foreign = tmp_path / "foreign.pth"
+    torch.save({"state_dict": {}}, foreign)
+    other_trainer = tmp_path / "other_trainer.pth"
+    torch.save({"network_weights": trainer.network.state_dict(), "trainer_name": "nnUNetTrainer"}, other_trainer)
+    other_net = tmp_path / "other_net.pth"   # this trainer's own checkpoint, but of another network
+    trainer.save_checkpoint(str(other_net))
+    ckpt = torch.load(other_net, weights_only=False)
+    ckpt["network_weights"] = {"conv.weight": torch.zeros(1)}
+    torch.save(ckpt, other_net)
+    cases = [(garbage, "cannot be read"), (foreign, "not an nnU-Net checkpoint"),
+             (other_trainer, "written by trainer 'nnUNetTrainer'"), (other_net, "does not fit this network")]
+    for path, problem in cases:
+        with pytest.raises(SVLInputError) as err:
+            trainer.load_checkpoint(str(path))
+        msg = str(err.value)
+        assert str(path) in msg and problem in msg and "Fix:" in msg and "\n" not in msg, msg
+    for k, v in trainer.network.state_dict().items():
+        assert torch.equal(v, before[k]), k

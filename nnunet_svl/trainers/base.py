@@ -282,7 +282,7 @@ class nnUNetTrainerSVLBase(nnUNetTrainer):
         try:
             super().load_checkpoint(path)
             unwrap_module(self.svl_modules).load_state_dict(checkpoint.get('svl_modules', {}))
-        except RuntimeError as e:
+        except (RuntimeError, KeyError) as e:
             raise SVLInputError(path, f"checkpoint does not fit this network/plans ({str(e).splitlines()[0][:100]})",
                                 "resume with the same plans, configuration and trainer that wrote it") from None
         saved_cfg = checkpoint.get('svl_config', {})
