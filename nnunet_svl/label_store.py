@@ -30,6 +30,7 @@ import numpy as np
 
 from nnunet_svl.atomic_io import atomic_savez, atomic_write_json
 from nnunet_svl.errors import SVLInputError
+from nnunet_svl.failpoints import failpoint
 
 MANIFEST = "manifest.json"
 
@@ -124,6 +125,7 @@ class LabelStore:
         atomic_savez(d / f"{case}.npz", **arrays)
         if stats is not None:
             atomic_savez(d / f"{case}_stats.npz", **stats)
+        failpoint("label-store-staged", round_index)
 
     def commit_round(self, round_index: int, cases: list[str], summary: Optional[dict[str, Any]] = None) -> dict:
         """Make round ``round_index`` (the ``cases`` staged for it) the committed state, atomically."""
@@ -144,6 +146,7 @@ class LabelStore:
         atomic_write_json(self.manifest_path, new)
         self._manifest_cache = None
         self._prune(keep=new)
+        failpoint("label-store-committed", round_index)
         return new
 
     def restore_round(self, round_index: int) -> None:

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from conftest import NARROW, NOISY_ID, noisy_dataset_dir
-from nnunet_svl.pipeline import _bin
+from nnunet_svl.pipeline import StepFailed, _bin
 from nnunet_svl.trainers.registry import TRAINERS
 
 
@@ -116,3 +116,36 @@ def test_sigkill_then_resume_continues_exactly(nnunet_ws):
     assert final["svl_state"]["label_store_round"] == 4
     assert final["logging"]["svl_stage"] == [0.0, 1.0, 2.0]
     assert {p: p.read_bytes() for p in sorted((ds / "labelsTr").glob("*"))} == before
+
+
+@pytest.mark.parametrize("failpoint", ["label-store-staged:4", "label-store-committed:4"])
+def test_sigkill_during_a_correction_round_then_resume(nnunet_ws, failpoint):
+    """SIGKILL inside correction round 4 (epoch 2): once with the round half staged, once with the round committed
+    to the manifest but not yet checkpointed. ``--c`` rolls the label store back to the checkpoint's round 3 and
+    redoes round 4 exactly once; the given dataset files are byte-identical."""
+    from nnunet_svl.failpoints import FAILPOINT_ENV
+
+    trainer = "nnUNetTrainerSVLDRL_tiny"
+    ds = noisy_dataset_dir(nnunet_ws)
+    before = {p: p.read_bytes() for p in sorted(ds.rglob("*")) if p.is_file()}
+    fold_index = 3 if failpoint.startswith("label-store-staged") else 4
+    fold = _fold_dir(nnunet_ws, trainer, fold=fold_index)
+    with pytest.raises(StepFailed, match="exit -9"):
+        nnunet_ws.train(NOISY_ID, trainer, fold=fold_index, plans=NARROW, extra_env={FAILPOINT_ENV: failpoint},
+                        name=f"killed_in_round_{fold_index}")
+    ckpt = _checkpoint(fold / "checkpoint_latest.pth")
+    assert ckpt["current_epoch"] == 2 and ckpt["svl_state"]["label_store_round"] == 3
+    manifest = json.loads((fold / "label_store" / "manifest.json").read_text())
+    if failpoint.startswith("label-store-staged"):
+        assert manifest["round"] == 3 and any((fold / "label_store" / "r0004").glob("*.npz"))  # torn, uncommitted
+    else:
+        assert manifest["round"] == 4 and manifest["history"][-1]["kind"] == "correction"  # ahead of the checkpoint
+    nnunet_ws.train(NOISY_ID, trainer, fold=fold_index, plans=NARROW, resume=True, name=f"resumed_{fold_index}")
+    final = _checkpoint(fold / "checkpoint_final.pth")
+    history = json.loads((fold / "label_store" / "manifest.json").read_text())["history"]
+    assert [h["round"] for h in history] == [1, 2, 3, 4]
+    assert [h["kind"] for h in history][-1] == "correction" and history[-1]["epoch"] == 2
+    assert final["svl_state"]["label_store_round"] == 4
+    assert final["logging"]["svl_stage"] == [0.0, 1.0, 2.0]
+    assert not (fold / "label_store" / "r0005").exists()
+    assert {p: p.read_bytes() for p in sorted(ds.rglob("*")) if p.is_file()} == before
