@@ -180,9 +180,12 @@ def _plot_curves(results: list, path: Path) -> None:
     rows = math.ceil(len(keys) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 2.9 * rows), squeeze=False)
     for ax, key in zip(axes.flat, keys):
-        for r in results:
+        for i, r in enumerate(results):   # one colour per run in every panel, so the single legend reads everywhere
             if key in r.curves:
-                ax.plot(r.curves[key], lw=1, label=f"{r.method} ({r.noise})")
+                # per-round keys are NaN in epochs without a round: draw the rounds' points, joined
+                pts = [(e, v) for e, v in enumerate(r.curves[key]) if v == v]
+                ax.plot([e for e, _ in pts], [v for _, v in pts], lw=1, marker="o", ms=2, color=f"C{i % 10}",
+                        linestyle="--" if r.noise == "clean" else "-", label=f"{r.method} ({r.noise})")
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
         ax.grid(alpha=0.3)
