@@ -125,6 +125,23 @@ class nnUNetTrainerSVLBase(nnUNetTrainer):
                 if isinstance(t, SpatialTransform) else t for t in transforms.transforms]
         return transforms
 
+    def do_split(self):
+        """nnU-Net's split, but a dataset too small for its 5-fold cross-validation is a clear error naming the
+        split file and the fix (nnU-Net itself fails inside scikit-learn's KFold)."""
+        if self.fold != "all":
+            from nnunetv2.training.dataloading.nnunet_dataset import infer_dataset_class
+            splits_file = join(self.preprocessed_dataset_folder_base, "splits_final.json")
+            if not os.path.isfile(splits_file):
+                n = len(infer_dataset_class(self.preprocessed_dataset_folder).get_identifiers(
+                    self.preprocessed_dataset_folder))
+                if n < 5:
+                    raise SVLInputError(
+                        splits_file, f"the dataset has {n} training case(s), too few for nnU-Net's 5-fold "
+                        f"cross-validation (fold {self.fold} was asked for)",
+                        "train fold 'all' (nnUNetv2_train DATASET CONFIGURATION all ...) or write your own "
+                        "splits_final.json")
+        return super().do_split()
+
     def training_case_ids(self) -> list[str]:
         if getattr(self, "_training_case_ids", None) is None:
             tr_keys, _ = self.do_split()
