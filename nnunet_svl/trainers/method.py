@@ -278,12 +278,21 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
     # ------------------------------------------------------------------------------------------ label rounds
     def _case_arrays(self, case: str):
         """Preprocessed data (C, *sp) and the label currently in force (1, *sp) for a training case."""
-        ds = self.dataset_class(self.preprocessed_dataset_folder, [case])
-        data, seg, _, _ = ds.load_case(case)
+        ds = self.dataset_class(self.preprocessed_dataset_folder, [case],
+                                folder_with_segs_from_previous_stage=self.folder_with_segs_from_previous_stage)
+        data, seg, seg_prev, _ = ds.load_case(case)
         stored = self.label_store.load(case)
         label = stored.label if stored is not None else np.asarray(seg[:], dtype=np.int16)
         stats = self.label_store.load_stats(case)
-        return np.asarray(data[:], dtype=np.float32), label.astype(np.int16), stats
+        data = np.asarray(data[:], dtype=np.float32)
+        if seg_prev is not None:
+            # cascade: the network's input is the image plus the previous stage's segmentation, one channel per
+            # foreground label, exactly as nnU-Net's training transforms and predictor build it
+            prev = np.asarray(seg_prev[:])
+            prev = prev[0] if prev.ndim == data.ndim else prev
+            onehot = [(prev == c).astype(np.float32) for c in self.label_manager.foreground_labels]
+            data = np.concatenate([data, np.stack(onehot)], axis=0)
+        return data, label.astype(np.int16), stats
 
     def prepare_label_store(self) -> None:
         """DALE's initial state (fresh runs): the given labels with ω = 1 and the boundary-proximity membership (ER)
