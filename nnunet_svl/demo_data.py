@@ -117,15 +117,19 @@ def make_phantom(rng: np.random.Generator, shape_zyx: tuple[int, int, int], num_
     return image.astype(np.float32), label
 
 
+def write_phantom_image(array: np.ndarray, path: Path, origin: tuple[float, float, float]) -> None:
+    """One (z, y, x) array as a compressed NIfTI with the phantoms' spacing and direction and the given origin."""
+    itk = sitk.GetImageFromArray(array)
+    itk.SetSpacing(SPACING)
+    itk.SetOrigin(origin)
+    itk.SetDirection(DIRECTION)
+    sitk.WriteImage(itk, str(path), useCompression=True)
+
+
 def _write_case(folder: Path, split: str, case: str, image: np.ndarray, label: np.ndarray,
                 origin: tuple[float, float, float]) -> None:
-    for array, path in ((image, folder / f"images{split}" / f"{case}_0000{FILE_ENDING}"),
-                        (label, folder / f"labels{split}" / f"{case}{FILE_ENDING}")):
-        itk = sitk.GetImageFromArray(array)
-        itk.SetSpacing(SPACING)
-        itk.SetOrigin(origin)
-        itk.SetDirection(DIRECTION)
-        sitk.WriteImage(itk, str(path), useCompression=True)
+    write_phantom_image(image, folder / f"images{split}" / f"{case}_0000{FILE_ENDING}", origin)
+    write_phantom_image(label, folder / f"labels{split}" / f"{case}{FILE_ENDING}", origin)
 
 
 def write_demo_dataset(raw_root: Path, dataset_id: int = 990, name: str = "SVLDemo", n_train: int = 12,

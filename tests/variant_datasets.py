@@ -11,20 +11,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk
 from scipy import ndimage
 
-from nnunet_svl.demo_data import BASE_ORIGIN, DIRECTION, FILE_ENDING, SPACING, make_phantom
+from nnunet_svl.demo_data import BASE_ORIGIN, FILE_ENDING, make_phantom, write_phantom_image
 
 IGNORE_VALUE = 3
-
-
-def _write(array: np.ndarray, path: Path, origin) -> None:
-    itk = sitk.GetImageFromArray(array)
-    itk.SetSpacing(SPACING)
-    itk.SetOrigin(origin)
-    itk.SetDirection(DIRECTION)
-    sitk.WriteImage(itk, str(path), useCompression=True)
 
 
 def ignore_slab(label: np.ndarray) -> np.ndarray:
@@ -52,14 +43,15 @@ def write_variant_dataset(raw_root: Path, dataset_id: int, name: str, n_train: i
             image, label = make_phantom(rng, shape_zyx, num_classes)
             origin = tuple(float(o) for o in np.array(BASE_ORIGIN) + rng.uniform(-5, 5, 3))
             case = f"{name}_{i:03d}"
-            _write(image, folder / f"images{split}" / f"{case}_0000{FILE_ENDING}", origin)
+            write_phantom_image(image, folder / f"images{split}" / f"{case}_0000{FILE_ENDING}", origin)
             if channels > 1:
                 second = 200.0 - ndimage.gaussian_filter(image, 0.7) + 5.0 * rng.standard_normal(image.shape)
-                _write(second.astype(np.float32), folder / f"images{split}" / f"{case}_0001{FILE_ENDING}", origin)
+                write_phantom_image(second.astype(np.float32),
+                                    folder / f"images{split}" / f"{case}_0001{FILE_ENDING}", origin)
             if ignore and split == "Tr":
                 label = label.copy()
                 label[ignore_slab(label)] = IGNORE_VALUE
-            _write(label, folder / f"labels{split}" / f"{case}{FILE_ENDING}", origin)
+            write_phantom_image(label, folder / f"labels{split}" / f"{case}{FILE_ENDING}", origin)
     if regions:
         labels = {"background": 0, "whole": [1, 2], "core": [2]}
     else:
