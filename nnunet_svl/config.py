@@ -105,6 +105,10 @@ class SVLConfig:
 
     # --- misc ---
     seed: int = 12345
+    progress_plot_interval_s: float = 20.0
+    """progress_svl.png is redrawn at the end of an epoch when this many seconds have passed since it was last drawn,
+    and always after the first and the last epoch (drawing ~20 panels costs ~1 s; short CPU epochs would otherwise
+    spend a fifth of their time on it). 0 = every epoch."""
 
     # ------------------------------------------------------------------------------------------------------------
     def validate(self, source: str = "SVLConfig") -> "SVLConfig":
@@ -142,7 +146,7 @@ class SVLConfig:
         for name in ("entropy_weight", "lambda_continuity", "reward_local_weight", "reward_dice_weight",
                      "dale_eta", "dale_kappa", "alignment_weight", "alignment_min_weight", "correction_max_rounds",
                      "fuzzy_temperature", "fuzzy_sigma", "correction_omega_gate", "correction_band",
-                     "class_balance_max_gain"):
+                     "class_balance_max_gain", "progress_plot_interval_s"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
                 bad(name, "must be a finite number >= 0")

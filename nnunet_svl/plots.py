@@ -30,7 +30,9 @@ def plot_training_curves(logged: Mapping[str, Sequence[float]], keys: Iterable[s
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    fig.tight_layout()
+    # fixed margins: tight_layout costs ~0.8 s on 20 panels and this is redrawn during training
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.6 / (2.8 * rows), top=1 - 0.35 / (2.8 * rows),
+                        hspace=0.75, wspace=0.3)
     import io
 
     buf = io.BytesIO()

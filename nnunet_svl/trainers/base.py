@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from typing import ClassVar, Optional
+from time import time
 
 import numpy as np
 import torch
@@ -235,13 +236,22 @@ class nnUNetTrainerSVLBase(nnUNetTrainer):
             self.current_epoch -= 1
             self.save_checkpoint(join(self.output_folder, "checkpoint_latest.pth"))
             self.current_epoch += 1
-        if self.local_rank == 0 and self.svl_log_keys:
+        if self.local_rank == 0 and self.svl_log_keys and self._progress_plot_due():
             from nnunet_svl.plots import plot_training_curves
             try:
                 plot_training_curves(self.logger.local_logger.my_fantastic_logging, self.svl_log_keys,
                                      join(self.output_folder, "progress_svl.png"))
             except Exception as e:  # plotting must never stop training
                 self.print_to_log_file(f"progress_svl.png not written: {e}")
+            self._last_progress_plot = time()
+
+    def _progress_plot_due(self) -> bool:
+        """After the first and the last epoch, and otherwise every ``progress_plot_interval_s`` seconds (config)."""
+        # nnU-Net's on_epoch_end has already advanced current_epoch
+        if self.current_epoch <= 1 or self.current_epoch >= self.num_epochs:
+            return True
+        last = getattr(self, "_last_progress_plot", None)
+        return last is None or time() - last >= self.cfg.progress_plot_interval_s
 
     # ------------------------------------------------------------------------------------------ checkpoints
     def svl_state_dict(self) -> dict:
