@@ -10,7 +10,7 @@ import torch
 
 # name -> (epochs, iterations per epoch, validation iterations per epoch)
 BUDGETS: dict[str, tuple[int, int, int]] = {
-    "tiny": (3, 10, 2),    # CI: warm-up, transition, full RL and a label round in seconds
+    "tiny": (3, 5, 1),     # CI: warm-up, transition, full RL and a label round in seconds
     "demo": (12, 25, 4),   # `nnunet-svl demo`: a few minutes on 2 CPU cores
     "bench": (20, 25, 4),  # CPU benchmark preset: 500 iterations per model (~5 min on 2 cores, 40³ phantoms)
 }
@@ -18,6 +18,9 @@ BUDGETS: dict[str, tuple[int, int, int]] = {
 
 def apply_budget(trainer: nnUNetTrainer, budget: str) -> None:
     trainer.num_epochs, trainer.num_iterations_per_epoch, trainer.num_val_iterations_per_epoch = BUDGETS[budget]
+    # a checkpoint after every epoch, so that `--c` after a kill resumes where a real run would (nnU-Net's default,
+    # every 50 epochs, would leave short runs without any checkpoint_latest.pth to resume from)
+    trainer.save_every = 1
 
 
 class nnUNetTrainerBaseline_tiny(nnUNetTrainer):
