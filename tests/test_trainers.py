@@ -3,11 +3,11 @@ predict with the stock nnUNetv2_predict (the checkpoint's network_weights load s
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Callable, Optional
 
 import pytest
 import torch
@@ -60,15 +60,52 @@ def _check_finished_run(ws, trainer: str, expect_correction: bool, expect_head: 
     return ckpt
 
 
-@pytest.mark.parametrize("trainer, correction, head, stages", [
-    ("nnUNetTrainerVA3C_tiny", True, True, [0.0, 1.0, 2.0]),          # warm-up, transition, full RL
-    ("nnUNetTrainerDALE_tiny", False, False, [0.0, 0.0, 0.0]),
-    ("nnUNetTrainerVA3C_NoWarmup_tiny", True, True, [1.0, 1.0, 2.0]),  # the paper's ablation: no warm-up
-    ("nnUNetTrainerVA3C_Intensity_tiny", True, True, [0.0, 1.0, 2.0]),  # the paper's literal intensity action
+def _killed_in_round_then_resumed(ws, trainer: str, fold: int, failpoint: str,
+                                  check_killed: Optional[Callable[[Path], None]] = None) -> tuple[dict, dict, list]:
+    """Train until the process SIGKILLs itself at ``failpoint`` (inside a label round of the last epoch), run
+    ``check_killed(fold folder)``, then ``--c``. Returns the checkpoint the kill left, the final checkpoint and the
+    label store's history; checks that the given dataset files are byte-identical throughout."""
+    from nnunet_svl.failpoints import FAILPOINT_ENV
+
+    ds = noisy_dataset_dir(ws)
+    before = {p: p.read_bytes() for p in sorted(ds.rglob("*")) if p.is_file()}
+    fold_dir = _fold_dir(ws, trainer, fold=fold)
+    with pytest.raises(StepFailed, match="exit -9"):
+        ws.train(NOISY_ID, trainer, fold=fold, plans=NARROW, extra_env={FAILPOINT_ENV: failpoint},
+                 name=f"killed_{trainer}_{fold}")
+    at_kill = _checkpoint(fold_dir / "checkpoint_latest.pth")
+    if check_killed is not None:
+        check_killed(fold_dir)
+    ws.train(NOISY_ID, trainer, fold=fold, plans=NARROW, resume=True, name=f"resumed_{trainer}_{fold}")
+    final = _checkpoint(fold_dir / "checkpoint_final.pth")
+    history = json.loads((fold_dir / "label_store" / "manifest.json").read_text())["history"]
+    assert {p: p.read_bytes() for p in sorted(ds.rglob("*")) if p.is_file()} == before
+    return at_kill, final, history
+
+
+@pytest.mark.parametrize("trainer, failpoint, last_kind, head, stages", [
+    # warm-up, transition, full RL; killed with correction round 1 half written
+    ("nnUNetTrainerVA3C_tiny", "label-store-staged:1", "correction", True, [0.0, 1.0, 2.0]),
+    # rounds: DALE's initial weights, then loss statistics after every epoch; killed after round 4 was committed
+    ("nnUNetTrainerDALE_tiny", "label-store-committed:4", "dale_stats", False, [0.0, 0.0, 0.0]),
+    # the paper's ablation without warm-up
+    ("nnUNetTrainerVA3C_NoWarmup_tiny", "label-store-committed:1", "correction", True, [1.0, 1.0, 2.0]),
+    # the paper's literal intensity action
+    ("nnUNetTrainerVA3C_Intensity_tiny", "label-store-staged:1", "correction", True, [0.0, 1.0, 2.0]),
 ])
-def test_method_trainer_trains_and_stock_predicts(nnunet_ws, tmp_path, trainer, correction, head, stages):
-    nnunet_ws.train(NOISY_ID, trainer, plans=NARROW)
-    ckpt = _check_finished_run(nnunet_ws, trainer, correction, head)
+def test_method_trainer_trains_resumes_and_stock_predicts(nnunet_ws, tmp_path, trainer, failpoint, last_kind, head,
+                                                           stages):
+    """Each trainer: killed inside its last label round (epoch 2), resumed with ``--c`` from the epoch-1 checkpoint
+    (same stage, the label store rolled back to the checkpoint's round, that round redone once), then predicted by
+    the stock nnUNetv2_predict."""
+    last_round = int(failpoint.split(":")[1])
+    at_kill, final, history = _killed_in_round_then_resumed(nnunet_ws, trainer, 0, failpoint)
+    assert at_kill["current_epoch"] == 2 and at_kill["svl_state"]["label_store_round"] == last_round - 1
+    assert at_kill["logging"]["svl_stage"] == stages[:2]
+    assert [h["round"] for h in history] == list(range(1, last_round + 1))   # none lost, none applied twice
+    assert history[-1]["kind"] == last_kind and history[-1]["epoch"] == 2
+    ckpt = _check_finished_run(nnunet_ws, trainer, last_kind == "correction", head)
+    assert ckpt["svl_state"]["label_store_round"] == last_round
     assert ckpt["logging"]["svl_stage"] == stages
     ds = noisy_dataset_dir(nnunet_ws)
     out = tmp_path / "pred"
@@ -118,34 +155,22 @@ def test_sigkill_then_resume_continues_exactly(nnunet_ws):
     assert {p: p.read_bytes() for p in sorted((ds / "labelsTr").glob("*"))} == before
 
 
-@pytest.mark.parametrize("failpoint", ["label-store-staged:4", "label-store-committed:4"])
-def test_sigkill_during_a_correction_round_then_resume(nnunet_ws, failpoint):
-    """SIGKILL inside correction round 4 (epoch 2): once with the round half staged, once with the round committed
-    to the manifest but not yet checkpointed. ``--c`` rolls the label store back to the checkpoint's round 3 and
-    redoes round 4 exactly once; the given dataset files are byte-identical."""
-    from nnunet_svl.failpoints import FAILPOINT_ENV
-
+def test_sigkill_during_a_correction_round_then_resume(nnunet_ws):
+    """The full method, SIGKILL inside correction round 4 (epoch 2) with the round half staged. ``--c`` rolls the
+    label store back to the checkpoint's round 3 and redoes round 4 exactly once; the given dataset files are
+    byte-identical. (A round committed but not yet checkpointed is the NoWarmup and DALE cases above.)"""
     trainer = "nnUNetTrainerSVLDRL_tiny"
-    ds = noisy_dataset_dir(nnunet_ws)
-    before = {p: p.read_bytes() for p in sorted(ds.rglob("*")) if p.is_file()}
-    fold_index = 3 if failpoint.startswith("label-store-staged") else 4
-    fold = _fold_dir(nnunet_ws, trainer, fold=fold_index)
-    with pytest.raises(StepFailed, match="exit -9"):
-        nnunet_ws.train(NOISY_ID, trainer, fold=fold_index, plans=NARROW, extra_env={FAILPOINT_ENV: failpoint},
-                        name=f"killed_in_round_{fold_index}")
-    ckpt = _checkpoint(fold / "checkpoint_latest.pth")
-    assert ckpt["current_epoch"] == 2 and ckpt["svl_state"]["label_store_round"] == 3
-    manifest = json.loads((fold / "label_store" / "manifest.json").read_text())
-    if failpoint.startswith("label-store-staged"):
-        assert manifest["round"] == 3 and any((fold / "label_store" / "r0004").glob("*.npz"))  # torn, uncommitted
-    else:
-        assert manifest["round"] == 4 and manifest["history"][-1]["kind"] == "correction"  # ahead of the checkpoint
-    nnunet_ws.train(NOISY_ID, trainer, fold=fold_index, plans=NARROW, resume=True, name=f"resumed_{fold_index}")
-    final = _checkpoint(fold / "checkpoint_final.pth")
-    history = json.loads((fold / "label_store" / "manifest.json").read_text())["history"]
+    fold_index = 3
+
+    def torn_state(fold: Path) -> None:
+        manifest = json.loads((fold / "label_store" / "manifest.json").read_text())
+        assert manifest["round"] == 3 and any((fold / "label_store" / "r0004").glob("*.npz"))  # uncommitted
+
+    at_kill, final, history = _killed_in_round_then_resumed(nnunet_ws, trainer, fold_index,
+                                                            "label-store-staged:4", torn_state)
+    assert at_kill["current_epoch"] == 2 and at_kill["svl_state"]["label_store_round"] == 3
     assert [h["round"] for h in history] == [1, 2, 3, 4]
-    assert [h["kind"] for h in history][-1] == "correction" and history[-1]["epoch"] == 2
+    assert history[-1]["kind"] == "correction" and history[-1]["epoch"] == 2
     assert final["svl_state"]["label_store_round"] == 4
     assert final["logging"]["svl_stage"] == [0.0, 1.0, 2.0]
-    assert not (fold / "label_store" / "r0005").exists()
-    assert {p: p.read_bytes() for p in sorted(ds.rglob("*")) if p.is_file()} == before
+    assert not (_fold_dir(nnunet_ws, trainer, fold=fold_index) / "label_store" / "r0005").exists()
