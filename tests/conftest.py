@@ -70,14 +70,21 @@ def write_default_splits(preprocessed_dataset: Path) -> None:
     save_json(generate_crossval_split(cases, seed=12345, n_splits=5), str(preprocessed_dataset / "splits_final.json"))
 
 
-# The longest files first: worksteal hands each worker a contiguous half of the collection and an idle worker takes
-# from the end of the other's queue, so long runs at the front keep the two workers finishing together.
-SLOW_FILES_FIRST = ("test_e2e.py", "test_configurations.py", "test_trainers.py")
+# Order for the two workers. worksteal hands each worker a contiguous half of the collection and an idle worker takes
+# from the end of the other's queue. So the first half starts with the runs on the main workspace, the second half
+# with those on the variant datasets: both workspaces are built at once, one per worker, and the long runs start
+# first; the quick unit tests fill the ends.
+MAIN_WORKSPACE_FILES = ("test_e2e.py", "test_trainers.py")
+VARIANT_WORKSPACE_FILES = ("test_configurations.py",)
 
 
 def pytest_collection_modifyitems(config, items):
-    rank = {name: i for i, name in enumerate(SLOW_FILES_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))   # stable: file order kept otherwise
+    first = [i for i in items if i.path.name in MAIN_WORKSPACE_FILES]
+    second = [i for i in items if i.path.name in VARIANT_WORKSPACE_FILES]
+    rest = [i for i in items if i.path.name not in MAIN_WORKSPACE_FILES + VARIANT_WORKSPACE_FILES]
+    first.sort(key=lambda i: MAIN_WORKSPACE_FILES.index(i.path.name))   # stable: keeps order within a file
+    half = max(0, len(items) // 2 - len(first))
+    items[:] = first + rest[:half] + second + rest[half:]
 
 
 @pytest.fixture(scope="session")
