@@ -95,3 +95,27 @@ def test_bad_checkpoints_name_the_file_and_the_fix(nnunet_env, tmp_path):
         assert str(path) in msg and problem in msg and "Fix:" in msg and "\n" not in msg, msg
     for k, v in trainer.network.state_dict().items():
         assert torch.equal(v, before[k]), k
+
+
+def test_progress_plot_is_due_after_the_first_and_last_epoch_and_then_every_interval():
+    import time
+    from types import SimpleNamespace
+
+    from nnunet_svl.config import SVLConfig
+    from nnunet_svl.trainers.base import nnUNetTrainerSVLBase
+
+    due = nnUNetTrainerSVLBase._progress_plot_due
+    # current_epoch as nnU-Net leaves it at the end of on_epoch_end: the finished epoch + 1
+    t = SimpleNamespace(current_epoch=1, num_epochs=10, _last_progress_plot=time.time(),
+                        cfg=SVLConfig(progress_plot_interval_s=20.0))
+    assert due(t)                                   # after the first epoch
+    t.current_epoch = 5
+    assert not due(t)                               # drawn a moment ago
+    t._last_progress_plot -= 21
+    assert due(t)                                   # 21 s > 20 s ago
+    t._last_progress_plot, t.current_epoch = time.time(), 10
+    assert due(t)                                   # after the last epoch
+    t._last_progress_plot, t.current_epoch = None, 5
+    assert due(t)                                   # never drawn in this process (e.g. right after --c)
+    t._last_progress_plot, t.cfg = time.time(), SVLConfig(progress_plot_interval_s=0.0)
+    assert due(t)                                   # 0 = every epoch

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from typing import ClassVar, Optional
 from time import time
+from typing import ClassVar, Optional
 
 import numpy as np
 import torch
@@ -71,6 +71,7 @@ class nnUNetTrainerSVLBase(nnUNetTrainer):
         self.svl_modules = nn.ModuleDict()
         self._resumed = False
         self._epoch_scalars: dict[str, list[float]] = defaultdict(list)
+        self._last_progress_plot: Optional[float] = None   # time() of the last progress_svl.png
         for key in self.svl_log_keys:
             self.logger.local_logger.my_fantastic_logging.setdefault(key, [])
         self.print_to_log_file(f"nnunet_svl config ({type(self).__name__}): {self.cfg.to_dict()}",
@@ -250,7 +251,7 @@ class nnUNetTrainerSVLBase(nnUNetTrainer):
         # nnU-Net's on_epoch_end has already advanced current_epoch
         if self.current_epoch <= 1 or self.current_epoch >= self.num_epochs:
             return True
-        last = getattr(self, "_last_progress_plot", None)
+        last = self._last_progress_plot
         return last is None or time() - last >= self.cfg.progress_plot_interval_s
 
     # ------------------------------------------------------------------------------------------ checkpoints
