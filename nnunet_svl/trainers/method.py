@@ -287,11 +287,13 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
         data = np.asarray(data[:], dtype=np.float32)
         if seg_prev is not None:
             # cascade: the network's input is the image plus the previous stage's segmentation, one channel per
-            # foreground label, exactly as nnU-Net's training transforms and predictor build it
+            # foreground label, built by the function nnU-Net's predictor uses for it
+            from nnunetv2.utilities.label_handling.label_handling import convert_labelmap_to_one_hot
+
             prev = np.asarray(seg_prev[:])
             prev = prev[0] if prev.ndim == data.ndim else prev
-            onehot = [(prev == c).astype(np.float32) for c in self.label_manager.foreground_labels]
-            data = np.concatenate([data, np.stack(onehot)], axis=0)
+            onehot = convert_labelmap_to_one_hot(prev, self.label_manager.foreground_labels, data.dtype)
+            data = np.concatenate([data, onehot], axis=0)
         return data, label.astype(np.int16), stats
 
     def prepare_label_store(self) -> None:
