@@ -20,7 +20,7 @@ from typing import Callable  # noqa: E402
 import pytest  # noqa: E402
 from filelock import FileLock  # noqa: E402
 
-from nnunet_svl.pipeline import NNUNetWorkspace  # noqa: E402
+from nnunet_svl.tools.pipeline import NNUNetWorkspace  # noqa: E402
 
 SOURCE_ID = 980
 NOISY_ID = 981
@@ -46,9 +46,9 @@ def shared_workspace(tmp_path_factory, name: str, build: Callable[[NNUNetWorkspa
 
 
 def _build_noisy_phantoms(ws: NNUNetWorkspace) -> None:
-    from nnunet_svl.corrupt import corrupt_dataset
-    from nnunet_svl.demo_data import write_demo_dataset
-    from nnunet_svl.plans import write_narrow_plans
+    from nnunet_svl.tools.corrupt import corrupt_dataset
+    from nnunet_svl.tools.demo_data import write_demo_dataset
+    from nnunet_svl.tools.plans import write_narrow_plans
 
     src = write_demo_dataset(ws.raw, dataset_id=SOURCE_ID, name="TestPhantoms", n_train=6, n_test=2,
                              shape=(32, 32, 32), seed=1)

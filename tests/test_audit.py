@@ -10,8 +10,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from conftest import NARROW, noisy_dataset_dir
-from nnunet_svl.label_store import LabelStore
-from nnunet_svl.pipeline import _bin
+from nnunet_svl.runtime.label_store import LabelStore
+from nnunet_svl.tools.pipeline import _bin
 
 
 def _fake_run(ws, tmp_path):

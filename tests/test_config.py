@@ -3,8 +3,8 @@ from dataclasses import replace
 
 import pytest
 
-from nnunet_svl.config import CONFIG_ENV_VAR, SVLConfig, epoch_boundary, resolve_config
-from nnunet_svl.errors import SVLInputError
+from nnunet_svl.runtime.config import CONFIG_ENV_VAR, SVLConfig, epoch_boundary, resolve_config
+from nnunet_svl.runtime.errors import SVLInputError
 
 
 def test_defaults_are_valid_and_follow_pixelrl():

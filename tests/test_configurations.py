@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from nnunet_svl.label_store import LabelStore
-from nnunet_svl.pipeline import NNUNetWorkspace, StepFailed
-from nnunet_svl.plans import write_narrow_plans
+from nnunet_svl.runtime.label_store import LabelStore
+from nnunet_svl.tools.pipeline import NNUNetWorkspace, StepFailed
+from nnunet_svl.tools.plans import write_narrow_plans
 
 from conftest import shared_workspace
 from variant_datasets import IGNORE_VALUE, write_cascade_plans, write_variant_dataset
@@ -99,7 +99,7 @@ def test_2d_multichannel_multiclass_ignore(ws, tmp_path):
 def test_lowres_then_cascade(ws, tmp_path):
     """3d_lowres trains (fold all, so its validation exports every case's segmentation for the next stage), then
     3d_cascade_fullres trains on it; the stock predictor runs both stages."""
-    from nnunet_svl.pipeline import _bin
+    from nnunet_svl.tools.pipeline import _bin
 
     write_cascade_plans(_dataset(ws, MULTI_ID, "preprocessed"), NARROW, CASCADE)
     ws.run("preprocess_lowres", [_bin("nnUNetv2_preprocess"), "-d", str(MULTI_ID), "-plans_name", CASCADE,

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import nnunet_svl.corrupt as corrupt_module
-from nnunet_svl.cli import main
-from nnunet_svl.corrupt import corrupt_dataset
-from nnunet_svl.demo_data import write_demo_dataset
-from nnunet_svl.errors import SVLInputError
-from nnunet_svl.raw_dataset import load_raw_dataset, read_sitk, validate_raw_dataset
+import nnunet_svl.tools.corrupt as corrupt_module
+from nnunet_svl.tools.cli import main
+from nnunet_svl.tools.corrupt import corrupt_dataset
+from nnunet_svl.tools.demo_data import write_demo_dataset
+from nnunet_svl.runtime.errors import SVLInputError
+from nnunet_svl.tools.raw_dataset import load_raw_dataset, read_sitk, validate_raw_dataset
 
 
 def _hashes(folder: Path) -> dict[str, str]:

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from nnunet_svl.atomic_io import atomic_savez
+from nnunet_svl.runtime.atomic_io import atomic_savez
 from nnunet_svl.dale.loss_stats import MAX_COUNT, LossStats, reset_voxels, std, update_loss_stats
-from nnunet_svl.errors import SVLInputError
+from nnunet_svl.runtime.errors import SVLInputError
 
 
 def _run(sequence, shape=(2, 3)):

@@ -1,4 +1,4 @@
-"""The synthetic demo dataset (nnunet_svl.demo_data) and raw-dataset reading/validation (nnunet_svl.raw_dataset)."""
+"""The synthetic demo dataset (nnunet_svl.tools.demo_data) and raw-dataset reading/validation (nnunet_svl.tools.raw_dataset)."""
 from __future__ import annotations
 
 import json
@@ -11,9 +11,9 @@ import pytest
 import SimpleITK as sitk
 from scipy import ndimage
 
-from nnunet_svl.demo_data import DIRECTION, SPACING, make_phantom, write_demo_dataset
-from nnunet_svl.errors import SVLInputError
-from nnunet_svl.raw_dataset import find_dataset_folder, load_raw_dataset, read_sitk, validate_raw_dataset
+from nnunet_svl.tools.demo_data import DIRECTION, SPACING, make_phantom, write_demo_dataset
+from nnunet_svl.runtime.errors import SVLInputError
+from nnunet_svl.tools.raw_dataset import find_dataset_folder, load_raw_dataset, read_sitk, validate_raw_dataset
 
 SHAPE = (20, 18, 16)  # X, Y, Z: arrays are (16, 18, 20)
 

@@ -9,8 +9,8 @@ import numpy as np
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from nnunet_svl.distributed import all_mean, all_sum, run_synchronised_round, shard
-from nnunet_svl.label_store import LabelStore
+from nnunet_svl.runtime.distributed import all_mean, all_sum, run_synchronised_round, shard
+from nnunet_svl.runtime.label_store import LabelStore
 
 CASES = [f"case_{i}" for i in range(5)]
 

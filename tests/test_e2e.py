@@ -9,7 +9,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from conftest import NARROW, NOISY_ID, noisy_dataset_dir
-from nnunet_svl.pipeline import _bin
+from nnunet_svl.tools.pipeline import _bin
 
 TRAINER = "nnUNetTrainerSVLDRL_demo"   # 300 iterations: enough for a Dice floor on 32³ phantoms
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from nnunet_svl.errors import SVLInputError
-from nnunet_svl.evaluate import evaluate_folders, format_table, write_results_json
-from nnunet_svl.metrics import binary_metrics
+from nnunet_svl.runtime.errors import SVLInputError
+from nnunet_svl.tools.evaluate import evaluate_folders, format_table, write_results_json
+from nnunet_svl.tools.metrics import binary_metrics
 
 SPACING_XYZ = (0.5, 1.0, 2.0)  # numpy (z, y, x) axes get spacing (2.0, 1.0, 0.5)
 ORIGIN = (10.0, -5.0, 3.0)

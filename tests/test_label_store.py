@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from nnunet_svl.errors import SVLInputError
-from nnunet_svl.label_store import LabelStore
+from nnunet_svl.runtime.errors import SVLInputError
+from nnunet_svl.runtime.label_store import LabelStore
 
 
 def _label(v):

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from nnunet_svl.metrics import assd, binary_metrics, dice, hd95, iou
+from nnunet_svl.tools.metrics import assd, binary_metrics, dice, hd95, iou
 
 
 def _box(shape, lo, hi) -> np.ndarray:

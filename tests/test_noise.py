@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from nnunet_svl.noise import (PROTOCOLS, all_dilate, all_erode, corrupt_label, dilate, edt_noise, erode, markov_noise,
+from nnunet_svl.tools.noise import (PROTOCOLS, all_dilate, all_erode, corrupt_label, dilate, edt_noise, erode, markov_noise,
                               mt_noise)
 
 

@@ -2,8 +2,8 @@
 BENCHMARKS.md)."""
 import numpy as np
 
-from nnunet_svl.label_store import LabelStore
-from nnunet_svl.scale import measure_label_store_scale
+from nnunet_svl.runtime.label_store import LabelStore
+from nnunet_svl.tools.scale import measure_label_store_scale
 
 
 def test_scale_check_small(tmp_path):

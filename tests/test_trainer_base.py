@@ -69,7 +69,7 @@ def test_loader_trains_on_the_stored_corrected_label(nnunet_env):
 def test_bad_checkpoints_name_the_file_and_the_fix(nnunet_env, tmp_path):
     """A truncated file, a foreign dict, another trainer's checkpoint and one of another network: each a one-line
     SVLInputError naming the file, and the trainer's state is untouched."""
-    from nnunet_svl.errors import SVLInputError
+    from nnunet_svl.runtime.errors import SVLInputError
 
     trainer = _trainer("nnUNetTrainerVA3C_tiny", fold=2)
     trainer.initialize()
@@ -101,7 +101,7 @@ def test_progress_plot_is_due_after_the_first_and_last_epoch_and_then_every_inte
     import time
     from types import SimpleNamespace
 
-    from nnunet_svl.config import SVLConfig
+    from nnunet_svl.runtime.config import SVLConfig
     from nnunet_svl.trainers.base import nnUNetTrainerSVLBase
 
     due = nnUNetTrainerSVLBase._progress_plot_due

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from conftest import NARROW, NOISY_ID, noisy_dataset_dir
-from nnunet_svl.pipeline import StepFailed, _bin
+from nnunet_svl.tools.pipeline import StepFailed, _bin
 from nnunet_svl.trainers.registry import TRAINERS
 
 
@@ -65,7 +65,7 @@ def _killed_in_round_then_resumed(ws, trainer: str, fold: int, failpoint: str,
     """Train until the process SIGKILLs itself at ``failpoint`` (inside a label round of the last epoch), run
     ``check_killed(fold folder)``, then ``--c``. Returns the checkpoint the kill left, the final checkpoint and the
     label store's history; checks that the given dataset files are byte-identical throughout."""
-    from nnunet_svl.failpoints import FAILPOINT_ENV
+    from nnunet_svl.runtime.failpoints import FAILPOINT_ENV
 
     ds = noisy_dataset_dir(ws)
     before = {p: p.read_bytes() for p in sorted(ds.rglob("*")) if p.is_file()}

@@ -1,7 +1,7 @@
 """Raw nnU-Net datasets in the shapes nnU-Net accepts besides the plain demo: several input channels, two foreground
 classes, an ignore label, BraTS-style regions, a single training case; and a cascade plans variant.
 
-Built from the demo phantoms (``nnunet_svl.demo_data.make_phantom``) and written with nnU-Net's own
+Built from the demo phantoms (``nnunet_svl.tools.demo_data.make_phantom``) and written with nnU-Net's own
 ``generate_dataset_json``, so the files are exactly what a user's converted dataset looks like.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from nnunet_svl.demo_data import BASE_ORIGIN, FILE_ENDING, make_phantom, write_phantom_image
+from nnunet_svl.tools.demo_data import BASE_ORIGIN, FILE_ENDING, make_phantom, write_phantom_image
 
 IGNORE_VALUE = 3
 

@@ -20,7 +20,7 @@ from typing import Mapping, Optional, Union
 
 import numpy as np
 
-from nnunet_svl.errors import SVLInputError
+from nnunet_svl.runtime.errors import SVLInputError
 
 STATS_KEYS = ("mean", "var", "count")
 MAX_COUNT = int(np.iinfo(np.uint16).max)

@@ -2,9 +2,9 @@
 
 :class:`nnUNetTrainerSVLBase` is a thin subclass of nnU-Net's ``nnUNetTrainer`` that adds
 
-* one typed config (:class:`nnunet_svl.config.SVLConfig`): class attribute ``svl_config``, overridable by subclass
+* one typed config (:class:`nnunet_svl.runtime.config.SVLConfig`): class attribute ``svl_config``, overridable by subclass
   variants and by the JSON file named in ``NNUNET_SVL_CONFIG``; written to the training log and every checkpoint;
-* the per-run, per-fold :class:`~nnunet_svl.label_store.LabelStore`, which the training data loader reads instead of the
+* the per-run, per-fold :class:`~nnunet_svl.runtime.label_store.LabelStore`, which the training data loader reads instead of the
   given label when it holds a corrected one (and, with DALE, the per-voxel weight channels);
 * extra trainable modules (``self.svl_modules``, e.g. the vA3C head) that live outside ``self.network`` so that the stock
   ``nnUNetv2_predict`` loads ``network_weights`` unchanged; they are saved under the checkpoint key ``svl_modules``;
@@ -32,11 +32,11 @@ from torch import autocast, nn
 from torch import distributed as dist
 from torch._dynamo import OptimizedModule
 
-from nnunet_svl.atomic_io import atomic_torch_save
-from nnunet_svl.config import SVLConfig, resolve_config
-from nnunet_svl.distributed import all_mean
-from nnunet_svl.errors import SVLInputError
-from nnunet_svl.label_store import LabelStore
+from nnunet_svl.runtime.atomic_io import atomic_torch_save
+from nnunet_svl.runtime.config import SVLConfig, resolve_config
+from nnunet_svl.runtime.distributed import all_mean
+from nnunet_svl.runtime.errors import SVLInputError
+from nnunet_svl.runtime.label_store import LabelStore
 from nnunet_svl.trainers.budgets import apply_budget
 from nnunet_svl.trainers.data import (NUM_WEIGHT_CHANNELS, STORE_DATASET_FOR, WeightChannelSpatialTransform,
                                       decode_weight_channel)
@@ -238,7 +238,7 @@ class nnUNetTrainerSVLBase(nnUNetTrainer):
             self.save_checkpoint(join(self.output_folder, "checkpoint_latest.pth"))
             self.current_epoch += 1
         if self.local_rank == 0 and self.svl_log_keys and self._progress_plot_due():
-            from nnunet_svl.plots import plot_training_curves
+            from nnunet_svl.runtime.plots import plot_training_curves
             try:
                 plot_training_curves(self.logger.local_logger.my_fantastic_logging, self.svl_log_keys,
                                      join(self.output_folder, "progress_svl.png"))

@@ -20,7 +20,7 @@ import torch
 from batchgeneratorsv2.transforms.spatial.spatial import SpatialTransform
 from nnunetv2.training.dataloading.nnunet_dataset import nnUNetDatasetBlosc2, nnUNetDatasetNumpy
 
-from nnunet_svl.label_store import LabelStore
+from nnunet_svl.runtime.label_store import LabelStore
 
 WEIGHT_CODE_SCALE = 1000.0
 WEIGHT_CODE_MAX = 32767

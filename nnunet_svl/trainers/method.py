@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from nnunet_svl.config import epoch_boundary
-from nnunet_svl.distributed import run_synchronised_round
+from nnunet_svl.runtime.config import epoch_boundary
+from nnunet_svl.runtime.distributed import run_synchronised_round
 from nnunet_svl.trainers.base import nnUNetTrainerSVLBase, unwrap_module
 from nnunet_svl.trainers.case_inference import sliding_window_maps
 

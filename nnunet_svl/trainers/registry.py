@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Optional
 
-from nnunet_svl.config import SVLConfig
+from nnunet_svl.runtime.config import SVLConfig
 from nnunet_svl.trainers.base import nnUNetTrainerSVLBase
 from nnunet_svl.trainers.budgets import (nnUNetTrainerBaseline_bench, nnUNetTrainerBaseline_demo,
                                          nnUNetTrainerBaseline_tiny)

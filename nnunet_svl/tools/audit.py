@@ -2,7 +2,7 @@
 
 For a finished (or running) training fold, per training case the label store holds:
   * ``<case>_corrected.nii.gz`` — the label the run ended with (the given label with the run's corrections applied,
-    see :mod:`nnunet_svl.geometry`);
+    see :mod:`nnunet_svl.tools.geometry`);
   * ``<case>_changes.nii.gz`` — 0 unchanged, 1 foreground added, 2 foreground removed, 3 foreground class changed;
   * ``<case>_suspicion.nii.gz`` — 1 − ω (DALE label confidence; only for runs with DALE), float;
 all with the original spacing, origin and direction, so 3D Slicer / ITK-SNAP open them over the image. Plus
@@ -19,10 +19,10 @@ from typing import Optional
 import numpy as np
 import SimpleITK as sitk
 
-from nnunet_svl.atomic_io import atomic_write_bytes
-from nnunet_svl.errors import SVLInputError
-from nnunet_svl.geometry import corrected_label_in_original_geometry, to_original_geometry
-from nnunet_svl.label_store import LabelStore
+from nnunet_svl.runtime.atomic_io import atomic_write_bytes
+from nnunet_svl.runtime.errors import SVLInputError
+from nnunet_svl.tools.geometry import corrected_label_in_original_geometry, to_original_geometry
+from nnunet_svl.runtime.label_store import LabelStore
 
 CHANGE_CODES = {"unchanged": 0, "added": 1, "removed": 2, "class_changed": 3}
 

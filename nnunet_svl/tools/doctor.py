@@ -61,7 +61,7 @@ def _nnunet() -> str:
 
 
 def _ext_env() -> str:
-    from nnunet_svl.workspace import ext_trainer_dir
+    from nnunet_svl.tools.workspace import ext_trainer_dir
 
     want = str(ext_trainer_dir())
     have = [os.path.realpath(p) for p in os.environ.get("nnUNet_extTrainer", "").split(os.pathsep) if p]
@@ -88,7 +88,7 @@ def _nnunet_paths() -> str:
 
 
 def collect_checks() -> list[Check]:
-    from nnunet_svl.workspace import ext_trainer_dir
+    from nnunet_svl.tools.workspace import ext_trainer_dir
 
     ext = ext_trainer_dir()
     return [

@@ -1,5 +1,5 @@
 """``nnunet-svl evaluate``: Dice, IoU, HD95 and ASSD (mm) of a folder of predictions against clean reference labels
-(METHOD.md §1.1, "Evaluation"). Metric definitions and empty-mask conventions: :mod:`nnunet_svl.metrics`.
+(METHOD.md §1.1, "Evaluation"). Metric definitions and empty-mask conventions: :mod:`nnunet_svl.tools.metrics`.
 
 - Cases are paired by file name; every reference case needs a prediction, extra predictions are ignored (and listed
   in ``result["warnings"]``).
@@ -22,9 +22,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import SimpleITK as sitk
 
-from nnunet_svl.atomic_io import atomic_write_json
-from nnunet_svl.errors import SVLInputError
-from nnunet_svl.metrics import EMPTY_MASK_CONVENTIONS, METRIC_NAMES, binary_metrics
+from nnunet_svl.runtime.atomic_io import atomic_write_json
+from nnunet_svl.runtime.errors import SVLInputError
+from nnunet_svl.tools.metrics import EMPTY_MASK_CONVENTIONS, METRIC_NAMES, binary_metrics
 
 GEOMETRY_TOL = 1e-4
 _MISSING_NAMES_SHOWN = 3

@@ -28,9 +28,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from nnunet_svl.atomic_io import atomic_savez, atomic_write_json
-from nnunet_svl.errors import SVLInputError
-from nnunet_svl.failpoints import failpoint
+from nnunet_svl.runtime.atomic_io import atomic_savez, atomic_write_json
+from nnunet_svl.runtime.errors import SVLInputError
+from nnunet_svl.runtime.failpoints import failpoint
 
 MANIFEST = "manifest.json"
 

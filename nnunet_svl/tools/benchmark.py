@@ -22,8 +22,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from nnunet_svl.atomic_io import atomic_write_bytes, atomic_write_json
-from nnunet_svl.pipeline import NNUNetWorkspace, _bin
+from nnunet_svl.runtime.atomic_io import atomic_write_bytes, atomic_write_json
+from nnunet_svl.tools.pipeline import NNUNetWorkspace, _bin
 
 METHODS = ("nnUNetTrainer", "nnUNetTrainerDALE", "nnUNetTrainerVA3C", "nnUNetTrainerSVLDRL")
 SOURCE_ID = 990
@@ -98,14 +98,14 @@ def _epoch_seconds(checkpoint_path: Path) -> tuple[float, dict]:
 
 def label_repair(ws: NNUNetWorkspace, noisy_dir: Path, run_dir: Path, plans: str, configuration: str) -> Optional[dict]:
     """Dice(final training label, clean) − Dice(noisy, clean), mean over noisy training cases of the fold."""
-    from nnunet_svl.audit import final_training_labels_original_geometry
-    from nnunet_svl.metrics import dice
+    from nnunet_svl.tools.audit import final_training_labels_original_geometry
+    from nnunet_svl.tools.metrics import dice
 
     manifest = json.loads((noisy_dir / "noise_manifest.json").read_text())
     finals = final_training_labels_original_geometry(ws, noisy_dir.name, run_dir, plans, configuration)
     if finals is None:
         return None
-    from nnunet_svl.raw_dataset import load_raw_dataset, read_sitk
+    from nnunet_svl.tools.raw_dataset import load_raw_dataset, read_sitk
 
     raw = load_raw_dataset(noisy_dir)
     fg = [v for k, v in raw.labels.items() if k != "background" and isinstance(v, int)]
@@ -132,11 +132,11 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
                   ratios: Sequence[float] = (0.5,), seeds: Sequence[int] = (0,), methods: Sequence[str] = METHODS,
                   preset: str = "cpu", device: str = "cpu", configuration: str = "3d_fullres", fold: int = 0,
                   output: Optional[Path] = None) -> dict:
-    from nnunet_svl.corrupt import corrupt_dataset
-    from nnunet_svl.demo_data import write_demo_dataset
-    from nnunet_svl.evaluate import evaluate_folders
-    from nnunet_svl.plans import write_narrow_plans
-    from nnunet_svl.raw_dataset import find_dataset_folder
+    from nnunet_svl.tools.corrupt import corrupt_dataset
+    from nnunet_svl.tools.demo_data import write_demo_dataset
+    from nnunet_svl.tools.evaluate import evaluate_folders
+    from nnunet_svl.tools.plans import write_narrow_plans
+    from nnunet_svl.tools.raw_dataset import find_dataset_folder
 
     p = PRESETS[preset]
     ws = NNUNetWorkspace.create(Path(workspace))
@@ -197,7 +197,7 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
             _progress(f"{label}: training {trainer} (log: {ws.log_dir}/train_{ds_id}_{trainer}.log)")
             resume = (fold_dir / "checkpoint_latest.pth").is_file()
             tmp_measure = ws.log_dir / f"measure_{ds_id}_{trainer}.json"
-            argv = [sys.executable, "-m", "nnunet_svl.measure", str(tmp_measure), "nnUNetv2_train", str(ds_id),
+            argv = [sys.executable, "-m", "nnunet_svl.tools.measure", str(tmp_measure), "nnUNetv2_train", str(ds_id),
                     configuration, str(fold), "-tr", trainer, "-p", p.plans, "-device", device]
             if resume:
                 argv.append("--c")
@@ -210,7 +210,7 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
             _progress(f"{label}: predicting the test images (stock nnUNetv2_predict)")
             ws.predict(ds_id, trainer, ds / "imagesTs", pred_dir, configuration=configuration, folds=(fold,),
                        plans=p.plans, device=device, name=f"predict_{ds_id}_{trainer}")
-            from nnunet_svl.evaluate import write_results_json
+            from nnunet_svl.tools.evaluate import write_results_json
 
             write_results_json(evaluate_folders(pred_dir, ds / "labelsTs", dataset_json=ds / "dataset.json"),
                                pred_dir / "svl_evaluation.json")
@@ -228,7 +228,7 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
         results.append(r)
         _progress(f"{label}: mean Dice {np.mean(r.per_case['dice']):.4f}, {spe:.1f} s/epoch")
 
-    from nnunet_svl.benchmark_report import write_report
+    from nnunet_svl.tools.benchmark_report import write_report
 
     report = write_report(results, out_dir, preset=p, command=" ".join(sys.argv))
     _progress(f"done: {out_dir / 'benchmark.md'}")

@@ -22,7 +22,7 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
-from nnunet_svl.errors import SVLInputError
+from nnunet_svl.runtime.errors import SVLInputError
 
 SPACING = (0.8, 0.8, 1.0)  # mm, SimpleITK (x, y, z) order
 DIRECTION = (-1.0, 0.0, 0.0,
@@ -181,7 +181,7 @@ def write_demo_dataset(raw_root: Path, dataset_id: int = 990, name: str = "SVLDe
             labels["core"] = 2
         generate_dataset_json(str(tmp), channel_names={"0": "MRI"}, labels=labels, num_training_cases=n_train,
                               file_ending=FILE_ENDING, dataset_name=target.name, license="CC0 (synthetic)",
-                              converted_by="nnunet_svl.demo_data",
+                              converted_by="nnunet_svl.tools.demo_data",
                               description="Synthetic lesion phantoms with blurred boundaries, bias field and noise",
                               numTest=n_test, svl_demo={"seed": seed, "shape": list(map(int, shape)),
                                                         "num_classes": num_classes})

@@ -9,7 +9,7 @@ Layout of ``Dataset{target_id:03d}_{name}``:
     imagesTs/, labelsTs/  copied untouched
     noise_manifest.json   protocol, parameters, ratio, seed, source, and per case {noisy, operations, Dice per class}
 
-Dice convention: Dice(noisy, clean) of a class absent from both labels is 1.0 (see :func:`nnunet_svl.metrics.dice`).
+Dice convention: Dice(noisy, clean) of a class absent from both labels is 1.0 (see :func:`nnunet_svl.tools.metrics.dice`).
 The number of noisy cases is round-half-up(ρ·n). Per-case randomness is seeded by (seed, case name), so a case's
 corruption does not depend on which other cases exist. The source is only read; the target is built in a hidden
 temporary folder beside it and renamed into place at the end (removed on any error).
@@ -28,11 +28,11 @@ from typing import Optional, Union
 import numpy as np
 import SimpleITK as sitk
 
-from nnunet_svl.atomic_io import atomic_write_json
-from nnunet_svl.errors import SVLInputError
-from nnunet_svl.metrics import dice
-from nnunet_svl.noise import PROTOCOLS, corrupt_label
-from nnunet_svl.raw_dataset import (RawDataset, copy_geometry, dataset_id_and_name, find_dataset_folder,
+from nnunet_svl.runtime.atomic_io import atomic_write_json
+from nnunet_svl.runtime.errors import SVLInputError
+from nnunet_svl.tools.metrics import dice
+from nnunet_svl.tools.noise import PROTOCOLS, corrupt_label
+from nnunet_svl.tools.raw_dataset import (RawDataset, copy_geometry, dataset_id_and_name, find_dataset_folder,
                                     load_raw_dataset, read_sitk, validate_raw_dataset)
 
 MANIFEST = "noise_manifest.json"
@@ -99,7 +99,7 @@ def corrupt_dataset(source: Union[str, int, Path], target_id: int, protocol: str
 
     ``raw_root``: where ids/names are looked up and the target is written (default ``$nnUNet_raw``, else the
     source's parent folder). ``classes``: foreground labels to corrupt (default all). ``nested``: corrupt ``label >=
-    c`` instead of ``label == c`` (for classes nested by value, see :func:`nnunet_svl.noise.corrupt_label`).
+    c`` instead of ``label == c`` (for classes nested by value, see :func:`nnunet_svl.tools.noise.corrupt_label`).
     ``protocol_params`` go to the protocol function (e.g. ``side_range=(3, 9)``).
     """
     if raw_root is None and os.environ.get("nnUNet_raw"):

@@ -9,18 +9,18 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional
 
-from nnunet_svl.errors import SVLInputError
+from nnunet_svl.runtime.errors import SVLInputError
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from nnunet_svl.doctor import run_doctor
+    from nnunet_svl.tools.doctor import run_doctor
 
     return run_doctor(verbose=not args.quiet)
 
 
 def _cmd_demo_dataset(args: argparse.Namespace) -> int:
-    from nnunet_svl.demo_data import write_demo_dataset
-    from nnunet_svl.workspace import raw_root_from_env
+    from nnunet_svl.tools.demo_data import write_demo_dataset
+    from nnunet_svl.tools.workspace import raw_root_from_env
 
     raw_root = Path(args.raw_root) if args.raw_root else raw_root_from_env()
     folder = write_demo_dataset(raw_root, dataset_id=args.dataset_id, name=args.name, n_train=args.n_train,
@@ -31,8 +31,8 @@ def _cmd_demo_dataset(args: argparse.Namespace) -> int:
 
 
 def _cmd_corrupt(args: argparse.Namespace) -> int:
-    from nnunet_svl.corrupt import corrupt_dataset
-    from nnunet_svl.workspace import raw_root_from_env
+    from nnunet_svl.tools.corrupt import corrupt_dataset
+    from nnunet_svl.tools.workspace import raw_root_from_env
 
     raw_root = Path(args.raw_root) if args.raw_root else raw_root_from_env()
     params = {}
@@ -63,7 +63,7 @@ def _parse_param(v: str):
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from nnunet_svl.evaluate import evaluate_folders, format_table, write_results_json
+    from nnunet_svl.tools.evaluate import evaluate_folders, format_table, write_results_json
 
     result = evaluate_folders(Path(args.pred), Path(args.ref),
                               dataset_json=Path(args.dataset_json) if args.dataset_json else None,
@@ -76,8 +76,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_narrow_plans(args: argparse.Namespace) -> int:
-    from nnunet_svl.plans import write_narrow_plans
-    from nnunet_svl.workspace import preprocessed_root_from_env
+    from nnunet_svl.tools.plans import write_narrow_plans
+    from nnunet_svl.tools.workspace import preprocessed_root_from_env
 
     pre = Path(args.preprocessed_root) if args.preprocessed_root else preprocessed_root_from_env()
     path = write_narrow_plans(pre, args.dataset, source_plans=args.plans, width_divisor=args.width_divisor,
@@ -87,14 +87,14 @@ def _cmd_narrow_plans(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from nnunet_svl.demo import run_demo
+    from nnunet_svl.tools.demo import run_demo
 
     return run_demo(workspace=Path(args.workspace), trainer=args.trainer, protocol=args.protocol, ratio=args.ratio,
                     seed=args.seed, device=args.device, fresh=args.fresh)
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
-    from nnunet_svl.benchmark import run_benchmark
+    from nnunet_svl.tools.benchmark import run_benchmark
 
     run_benchmark(Path(args.workspace), source=args.source, protocols=args.protocols, ratios=args.ratios,
                   seeds=args.seeds, methods=args.methods, preset=args.preset, device=args.device,
@@ -103,9 +103,9 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from nnunet_svl.audit import run_audit
-    from nnunet_svl.raw_dataset import find_dataset_folder
-    from nnunet_svl.workspace import preprocessed_root_from_env
+    from nnunet_svl.tools.audit import run_audit
+    from nnunet_svl.tools.raw_dataset import find_dataset_folder
+    from nnunet_svl.tools.workspace import preprocessed_root_from_env
 
     run_dir = Path(args.run_dir)
     raw = Path(args.raw_dataset) if args.raw_dataset else find_dataset_folder(run_dir.parent.name)
@@ -119,7 +119,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 def _cmd_scale_check(args: argparse.Namespace) -> int:
     import json
 
-    from nnunet_svl.scale import measure_label_store_scale
+    from nnunet_svl.tools.scale import measure_label_store_scale
 
     out = Path(args.folder)
     if out.exists() and any(out.iterdir()):

@@ -1,7 +1,7 @@
 """Reading and validating an nnU-Net v2 raw dataset (``DatasetXXX_Name/`` with dataset.json, imagesTr, labelsTr,
 imagesTs, labelsTs).
 
-Every problem is an :class:`~nnunet_svl.errors.SVLInputError` naming the file, the problem and the fix, raised before
+Every problem is an :class:`~nnunet_svl.runtime.errors.SVLInputError` naming the file, the problem and the fix, raised before
 anything is written (the corruption tool and the benchmark validate their source first). The checks follow nnU-Net's
 ``verify_dataset_integrity`` and are stricter where nnU-Net only warns (origin and direction must match too).
 
@@ -22,7 +22,7 @@ from typing import Optional, Union
 import numpy as np
 import SimpleITK as sitk
 
-from nnunet_svl.errors import SVLInputError
+from nnunet_svl.runtime.errors import SVLInputError
 
 SITK_FILE_ENDINGS = (".nii.gz", ".nii", ".mha", ".nrrd", ".gipl")
 REQUIRED_KEYS = ("channel_names", "labels", "numTraining", "file_ending")

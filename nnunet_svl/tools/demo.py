@@ -10,7 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
-from nnunet_svl.pipeline import NNUNetWorkspace
+from nnunet_svl.tools.pipeline import NNUNetWorkspace
 
 DEMO_SOURCE_ID = 990
 DEMO_NOISY_ID = 991
@@ -19,10 +19,10 @@ DEMO_PLANS = "nnUNetPlans_narrow"
 
 def run_demo(workspace: Path, trainer: str = "nnUNetTrainerSVLDRL_demo", protocol: str = "mt", ratio: float = 0.5,
              seed: int = 0, device: str = "cpu", fresh: bool = False) -> int:
-    from nnunet_svl.corrupt import corrupt_dataset
-    from nnunet_svl.demo_data import write_demo_dataset
-    from nnunet_svl.evaluate import evaluate_folders, format_table, write_results_json
-    from nnunet_svl.plans import write_narrow_plans
+    from nnunet_svl.tools.corrupt import corrupt_dataset
+    from nnunet_svl.tools.demo_data import write_demo_dataset
+    from nnunet_svl.tools.evaluate import evaluate_folders, format_table, write_results_json
+    from nnunet_svl.tools.plans import write_narrow_plans
 
     workspace = Path(workspace)
     if fresh and workspace.exists():

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from nnunet_svl.dale.loss_stats import LossStats, update_loss_stats
-from nnunet_svl.label_store import LabelStore
+from nnunet_svl.runtime.label_store import LabelStore
 
 
 def _peak_rss_mb() -> float:

@@ -12,7 +12,7 @@ from typing import Callable, Mapping, Optional, Sequence
 
 import torch.distributed as dist
 
-from nnunet_svl.label_store import LabelStore
+from nnunet_svl.runtime.label_store import LabelStore
 
 
 def is_distributed() -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnunet_svl.atomic_io import atomic_write_bytes, atomic_write_json
+from nnunet_svl.runtime.atomic_io import atomic_write_bytes, atomic_write_json
 
 
 def _mean_sd(values) -> tuple[float, float, int]:

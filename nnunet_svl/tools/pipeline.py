@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from nnunet_svl.workspace import workspace_env
+from nnunet_svl.tools.workspace import workspace_env
 
 
 class StepFailed(RuntimeError):

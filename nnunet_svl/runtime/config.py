@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from nnunet_svl.errors import SVLInputError
+from nnunet_svl.runtime.errors import SVLInputError
 
 CONFIG_ENV_VAR = "NNUNET_SVL_CONFIG"
 
@@ -116,7 +116,7 @@ class SVLConfig:
 
         def bad(name: str, why: str) -> None:
             raise SVLInputError(source, f"config key '{name}'={getattr(self, name)!r} {why}",
-                                f"set '{name}' to a valid value (see nnunet_svl/config.py)")
+                                f"set '{name}' to a valid value (see nnunet_svl/runtime/config.py)")
 
         for name in ("warmup_end", "transition_end", "dale_warmup_end"):
             v = getattr(self, name)

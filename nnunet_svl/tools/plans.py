@@ -10,8 +10,8 @@ import copy
 import json
 from pathlib import Path
 
-from nnunet_svl.atomic_io import atomic_write_json
-from nnunet_svl.errors import SVLInputError
+from nnunet_svl.runtime.atomic_io import atomic_write_json
+from nnunet_svl.runtime.errors import SVLInputError
 
 
 def find_preprocessed_dataset(preprocessed_root: Path, dataset: str | int) -> Path:

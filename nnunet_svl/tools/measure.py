@@ -1,6 +1,6 @@
 """Run a console script in-process and record its wall time and peak memory (benchmark overhead ratios).
 
-    python -m nnunet_svl.measure OUT.json nnUNetv2_train 991 3d_fullres 0 -tr nnUNetTrainerSVLDRL_bench ...
+    python -m nnunet_svl.tools.measure OUT.json nnUNetv2_train 991 3d_fullres 0 -tr nnUNetTrainerSVLDRL_bench ...
 
 Peak host memory is the process's maximum resident set size (getrusage); on CUDA also the peak allocated GPU memory.
 """
@@ -12,12 +12,12 @@ import sys
 import time
 from importlib.metadata import entry_points
 
-from nnunet_svl.atomic_io import atomic_write_json
+from nnunet_svl.runtime.atomic_io import atomic_write_json
 
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
-        print("usage: python -m nnunet_svl.measure OUT.json CONSOLE_SCRIPT [ARGS...]", file=sys.stderr)
+        print("usage: python -m nnunet_svl.tools.measure OUT.json CONSOLE_SCRIPT [ARGS...]", file=sys.stderr)
         return 2
     out, script, args = argv[0], argv[1], argv[2:]
     matches = [ep for ep in entry_points(group="console_scripts") if ep.name == script]

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from nnunet_svl.errors import SVLInputError
+from nnunet_svl.runtime.errors import SVLInputError
 
 NNUNET_DIRS = ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
 

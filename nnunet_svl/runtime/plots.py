@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from nnunet_svl.atomic_io import atomic_write_bytes  # noqa: E402
+from nnunet_svl.runtime.atomic_io import atomic_write_bytes  # noqa: E402
 
 
 def plot_training_curves(logged: Mapping[str, Sequence[float]], keys: Iterable[str], path: str | os.PathLike) -> None:
