@@ -1,5 +1,5 @@
 """The correction gate's agreement measure (hand-checked): foreground Dice from a label round's summed counts."""
-from nnunet_svl.trainers.method import agreement_of
+from nnunet_svl.parts.label_round import agreement_of
 
 
 def test_agreement_from_summed_counts():

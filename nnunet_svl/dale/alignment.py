@@ -73,3 +73,12 @@ def class_conditional_alignment_loss(features: torch.Tensor, labels: torch.Tenso
         used = ((n_fuzzy >= min_weight) & (n_stable >= min_weight)).float()
         w2 = diag_gaussian_w2_squared(mu_fuzzy, var_fuzzy, mu_stable, var_stable)
         return (w2 * used).sum() / used.sum().clamp_min(1.0)
+
+
+def standardise_features(features: torch.Tensor) -> torch.Tensor:
+    """(B, F, *sp) → zero mean, unit variance per channel over the batch's voxels (statistics detached) [ours]: the
+    W2 distance of raw decoder features grows with their scale, which the network could otherwise game."""
+    dims = [0] + list(range(2, features.ndim))
+    mean = features.mean(dim=dims, keepdim=True).detach()
+    std = features.std(dim=dims, keepdim=True).detach().clamp_min(1e-5)
+    return (features - mean) / std

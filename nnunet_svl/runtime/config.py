@@ -10,14 +10,13 @@ Stage boundaries (``warmup_end``, ``transition_end``, ``dale_warmup_end``) accep
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
 from typing import Any, Literal, Optional
 
 from nnunet_svl.runtime.errors import SVLInputError
+from nnunet_svl.runtime.jsonio import read_json
 
 CONFIG_ENV_VAR = "NNUNET_SVL_CONFIG"
 
@@ -197,18 +196,8 @@ class SVLConfig:
 
 def load_config_overrides(path: str | os.PathLike) -> dict[str, Any]:
     """Read a JSON object of config overrides; clear errors for a missing or malformed file."""
-    p = Path(path)
-    if not p.is_file():
-        raise SVLInputError(p, f"config file named by {CONFIG_ENV_VAR} does not exist",
-                            f"create it or unset {CONFIG_ENV_VAR}")
-    try:
-        obj = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise SVLInputError(p, f"config file is not valid JSON ({e.msg} at line {getattr(e, 'lineno', '?')})",
-                            "fix the JSON syntax") from None
-    if not isinstance(obj, dict):
-        raise SVLInputError(p, "config file must hold a JSON object", 'write {"key": value, ...}')
-    return obj
+    return read_json(path, "config file", fix_missing=f"create it or unset {CONFIG_ENV_VAR}",
+                     missing=f"named by {CONFIG_ENV_VAR} does not exist")
 
 
 def resolve_config(base: SVLConfig, environ: Optional[dict] = None) -> SVLConfig:

@@ -18,7 +18,6 @@ Readers (data-loader worker processes) re-read the manifest whenever its modific
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -31,8 +30,10 @@ import numpy as np
 from nnunet_svl.runtime.atomic_io import atomic_savez, atomic_write_json
 from nnunet_svl.runtime.errors import SVLInputError
 from nnunet_svl.runtime.failpoints import failpoint
+from nnunet_svl.runtime.jsonio import read_json
 
 MANIFEST = "manifest.json"
+_FIX_STORE = "delete the label_store folder of this fold and retrain, or restore it"
 
 
 def _round_dir_name(round_index: int) -> str:
@@ -68,11 +69,7 @@ class LabelStore:
             self._manifest_cache, self._manifest_mtime = None, None
             return {"round": 0, "cases": {}, "history": []}
         if self._manifest_cache is None or mtime != self._manifest_mtime:
-            try:
-                self._manifest_cache = json.loads(self.manifest_path.read_text())
-            except json.JSONDecodeError:
-                raise SVLInputError(self.manifest_path, "label store manifest is not valid JSON",
-                                    "delete the label_store folder of this fold and retrain, or restore it") from None
+            self._manifest_cache = read_json(self.manifest_path, "label store manifest", fix_invalid=_FIX_STORE)
             self._manifest_mtime = mtime
         return self._manifest_cache
 
@@ -161,7 +158,7 @@ class LabelStore:
             if not snap.is_file():
                 raise SVLInputError(snap, f"the checkpoint expects label-store round {round_index}, which is missing",
                                     "restore the fold's label_store folder, or start this fold again without --c")
-            state = json.loads(snap.read_text())
+            state = read_json(snap, "label store snapshot", fix_invalid=_FIX_STORE)
         if state != self.manifest():
             atomic_write_json(self.manifest_path, state)
             self._manifest_cache = None
@@ -179,7 +176,7 @@ class LabelStore:
         referenced = set(keep["cases"].values())
         prev = self.root / f"manifest_{_round_dir_name(newest - 1)}.json"
         if newest > 1 and prev.is_file():
-            referenced |= set(json.loads(prev.read_text())["cases"].values())
+            referenced |= set(read_json(prev, "label store snapshot", fix_invalid=_FIX_STORE)["cases"].values())
         for p in self.root.iterdir():
             if p.is_dir() and p.name.startswith("r") and p.name[1:].isdigit():
                 r = int(p.name[1:])

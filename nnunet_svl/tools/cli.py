@@ -116,6 +116,18 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_trainers(args: argparse.Namespace) -> int:
+    from nnunet_svl.trainers.registry import describe_trainers
+
+    rows = describe_trainers(include_budgets=args.all)
+    width = max(len(name) for name, _ in rows)
+    for name, what in rows:
+        print(f"{name:<{width}}  {what}")
+    if not args.all:
+        print("\n(short-budget variants: append _tiny, _demo or _bench to any name above; --all lists them)")
+    return 0
+
+
 def _cmd_scale_check(args: argparse.Namespace) -> int:
     import json
 
@@ -205,6 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overlays", type=int, default=5)
     s.add_argument("-o", "--output")
     s.set_defaults(func=_cmd_audit)
+
+    s = sub.add_parser("trainers", help="list every -tr name this package offers, with what each does")
+    s.add_argument("--all", action="store_true", help="include the short-budget variants (_tiny, _demo, _bench)")
+    s.set_defaults(func=_cmd_trainers)
 
     s = sub.add_parser("scale-check", help="write label rounds of many large synthetic cases through the label "
                                            "store; report disk, peak memory and seconds per round")

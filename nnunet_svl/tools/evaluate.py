@@ -14,7 +14,6 @@
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -24,6 +23,7 @@ import SimpleITK as sitk
 
 from nnunet_svl.runtime.atomic_io import atomic_write_json
 from nnunet_svl.runtime.errors import SVLInputError
+from nnunet_svl.runtime.jsonio import read_json
 from nnunet_svl.tools.metrics import EMPTY_MASK_CONVENTIONS, METRIC_NAMES, binary_metrics
 
 GEOMETRY_TOL = 1e-4
@@ -31,15 +31,9 @@ _MISSING_NAMES_SHOWN = 3
 
 
 def _read_dataset_json(path: Path) -> dict:
-    if not path.is_file():
-        raise SVLInputError(path, "dataset.json not found",
-                            "pass the dataset.json of the dataset the references come from")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise SVLInputError(path, f"not valid JSON ({e})",
-                            "repair the file or pass the dataset's original dataset.json")
-    if not isinstance(data, dict) or not isinstance(data.get("labels"), dict):
+    data = read_json(path, "dataset.json", fix_missing="pass the dataset.json of the dataset the references come from",
+                     fix_invalid="repair the file or pass the dataset's original dataset.json")
+    if not isinstance(data.get("labels"), dict):
         raise SVLInputError(path, "has no \"labels\" mapping", 'add "labels": {"background": 0, "<name>": 1, ...}')
     return data
 

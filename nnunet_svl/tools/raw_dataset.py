@@ -12,7 +12,6 @@ so nnU-Net's default reader) reads NaN/Inf in NIfTI files as 0; the NaN/Inf chec
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from nnunet_svl.runtime.errors import SVLInputError
+from nnunet_svl.runtime.jsonio import read_json
 
 SITK_FILE_ENDINGS = (".nii.gz", ".nii", ".mha", ".nrrd", ".gipl")
 REQUIRED_KEYS = ("channel_names", "labels", "numTraining", "file_ending")
@@ -187,16 +187,8 @@ def load_raw_dataset(folder: Union[str, Path]) -> RawDataset:
     """Read ``folder/dataset.json`` and list the training and test cases. Checks dataset.json, not the images."""
     folder = Path(folder)
     dj_path = folder / "dataset.json"
-    if not dj_path.is_file():
-        raise SVLInputError(dj_path, "dataset.json is missing",
-                            "write it as nnU-Net v2 expects (nnunetv2.dataset_conversion.generate_dataset_json)")
-    try:
-        dj = json.loads(dj_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise SVLInputError(dj_path, f"dataset.json is not valid JSON ({e})", "fix the JSON syntax") from None
-    if not isinstance(dj, dict):
-        raise SVLInputError(dj_path, "dataset.json is not a JSON object", "write a dict with labels, channel_names, "
-                                                                          "numTraining and file_ending")
+    dj = read_json(dj_path, "dataset.json",
+                   fix_missing="write it as nnU-Net v2 expects (nnunetv2.dataset_conversion.generate_dataset_json)")
     missing = [k for k in REQUIRED_KEYS if k not in dj]
     if missing:
         raise SVLInputError(dj_path, f"dataset.json lacks {', '.join(missing)}",

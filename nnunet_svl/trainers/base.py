@@ -10,6 +10,7 @@
   ``nnUNetv2_predict`` loads ``network_weights`` unchanged; they are saved under the checkpoint key ``svl_modules``;
 * extra checkpoint state (``svl_state``: label-store round, stage, ...) that survives ``--c``; checkpoints are written
   atomically;
+* benchmark diagnostics when clean labels are known (``NNUNET_SVL_CLEAN_LABELS``, :mod:`.diagnostics`);
 * per-epoch logging of method scalars (kept in nnU-Net's logger, so they survive ``--c``) and ``progress_svl.png``;
 * hooks for subclasses: :meth:`build_svl_modules`, :meth:`compute_losses`, :meth:`run_label_round`.
 
@@ -22,7 +23,6 @@ from collections import defaultdict
 from time import time
 from typing import ClassVar, Optional
 
-import numpy as np
 import torch
 from batchgenerators.utilities.file_and_folder_operations import join
 from batchgeneratorsv2.transforms.spatial.spatial import SpatialTransform
@@ -37,7 +37,10 @@ from nnunet_svl.runtime.config import SVLConfig, resolve_config
 from nnunet_svl.runtime.distributed import all_mean
 from nnunet_svl.runtime.errors import SVLInputError
 from nnunet_svl.runtime.label_store import LabelStore
+from nnunet_svl.runtime.seeding import apply_train_seed
+from nnunet_svl.parts.voxels import as_scales, like
 from nnunet_svl.trainers.budgets import apply_budget
+from nnunet_svl.trainers.diagnostics import DiagnosticsMixin
 from nnunet_svl.trainers.data import (NUM_WEIGHT_CHANNELS, STORE_DATASET_FOR, WeightChannelSpatialTransform,
                                       decode_weight_channel)
 
@@ -53,7 +56,7 @@ def unwrap_module(module: nn.Module) -> nn.Module:
     return module
 
 
-class nnUNetTrainerSVLBase(nnUNetTrainer):
+class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
     svl_config: ClassVar[SVLConfig] = SVLConfig()
     # budget of short variants (a key of nnunet_svl.trainers.budgets.BUDGETS); None keeps nnU-Net's defaults
     svl_budget: ClassVar[Optional[str]] = None
@@ -64,7 +67,9 @@ class nnUNetTrainerSVLBase(nnUNetTrainer):
                  device: torch.device = torch.device('cuda')):
         super().__init__(plans, configuration, fold, dataset_json, device)
         if self.svl_budget is not None:
-            apply_budget(self, self.svl_budget)
+            apply_budget(self, self.svl_budget)      # also seeds from NNUNET_SVL_TRAIN_SEED when set
+        else:
+            apply_train_seed()
         self.cfg: SVLConfig = resolve_config(self.svl_config)
         self.label_store: Optional[LabelStore] = \
             LabelStore(join(self.output_folder, "label_store")) if self.output_folder is not None else None
@@ -74,6 +79,7 @@ class nnUNetTrainerSVLBase(nnUNetTrainer):
         self._last_progress_plot: Optional[float] = None   # time() of the last progress_svl.png
         for key in self.svl_log_keys:
             self.logger.local_logger.my_fantastic_logging.setdefault(key, [])
+        self._init_diagnostics()
         self.print_to_log_file(f"nnunet_svl config ({type(self).__name__}): {self.cfg.to_dict()}",
                                also_print_to_console=False)
 
@@ -156,14 +162,12 @@ class nnUNetTrainerSVLBase(nnUNetTrainer):
         without weight channels. Each is a list over deep-supervision scales (or a single tensor)."""
         if not self.uses_weight_channels:
             return target, None, None
-        targets = target if isinstance(target, list) else [target]
+        targets = as_scales(target)
         n = NUM_WEIGHT_CHANNELS
         labels = [t[:, :-n] for t in targets]
         omega = [decode_weight_channel(t[:, -n:-n + 1], neutral=1.0) for t in targets]
         fuzzy = [decode_weight_channel(t[:, -1:], neutral=0.0) for t in targets]
-        if not isinstance(target, list):
-            return labels[0], omega[0], fuzzy[0]
-        return labels, omega, fuzzy
+        return like(labels, target), like(omega, target), like(fuzzy, target)
 
     def compute_losses(self, data: torch.Tensor, output, labels, omega, fuzzy, keys) -> dict[str, torch.Tensor]:
         """All loss terms of one iteration; ``total`` is optimised, the others are logged (means per epoch)."""
@@ -172,8 +176,7 @@ class nnUNetTrainerSVLBase(nnUNetTrainer):
     def train_step(self, batch: dict) -> dict:
         data = batch["data"].to(self.device, non_blocking=True)
         target = batch["target"]
-        target = [t.to(self.device, non_blocking=True) for t in target] if isinstance(target, list) \
-            else target.to(self.device, non_blocking=True)
+        target = like([t.to(self.device, non_blocking=True) for t in as_scales(target)], target)
         labels, omega, fuzzy = self.split_target(target)
 
         self.optimizer.zero_grad(set_to_none=True)

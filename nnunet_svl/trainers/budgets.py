@@ -1,12 +1,16 @@
 """Training budgets for short runs (tests, demo, CPU benchmark), the nnU-Net way: one subclass per budget.
 
-``nnUNetTrainerBaseline_<budget>`` is the stock ``nnUNetTrainer`` with only the budget changed, so comparisons
-against the plugin's trainers at the same budget are fair.
+``nnUNetTrainerBaseline_<budget>`` is the stock ``nnUNetTrainer`` with only the budget changed (and, when the benchmark
+names clean labels, its memorisation curves logged outside the timed epoch), so comparisons against the plugin's
+trainers at the same budget are fair.
 """
 from __future__ import annotations
 
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 import torch
+
+from nnunet_svl.runtime.seeding import apply_train_seed
+from nnunet_svl.trainers.diagnostics import DiagnosticsMixin
 
 # name -> (epochs, iterations per epoch, validation iterations per epoch)
 BUDGETS: dict[str, tuple[int, int, int]] = {
@@ -17,28 +21,39 @@ BUDGETS: dict[str, tuple[int, int, int]] = {
 
 
 def apply_budget(trainer: nnUNetTrainer, budget: str) -> None:
+    """Set the budget of a short variant and, if the benchmark set ``NNUNET_SVL_TRAIN_SEED``, seed the run."""
+    apply_train_seed()
     trainer.num_epochs, trainer.num_iterations_per_epoch, trainer.num_val_iterations_per_epoch = BUDGETS[budget]
     # a checkpoint after every epoch, so that `--c` after a kill resumes where a real run would (nnU-Net's default,
     # every 50 epochs, would leave short runs without any checkpoint_latest.pth to resume from)
     trainer.save_every = 1
 
 
-class nnUNetTrainerBaseline_tiny(nnUNetTrainer):
+class nnUNetTrainerBaselineBudget(DiagnosticsMixin, nnUNetTrainer):
+    """Stock nnUNetTrainer with the budget named by ``svl_budget`` (a key of BUDGETS)."""
+
+    svl_budget = "tiny"
+
     def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
                  device: torch.device = torch.device('cuda')):
         super().__init__(plans, configuration, fold, dataset_json, device)
-        apply_budget(self, "tiny")
+        apply_budget(self, self.svl_budget)
+        self._init_diagnostics()
 
 
-class nnUNetTrainerBaseline_demo(nnUNetTrainer):
-    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
-                 device: torch.device = torch.device('cuda')):
-        super().__init__(plans, configuration, fold, dataset_json, device)
-        apply_budget(self, "demo")
+class nnUNetTrainerBaseline_tiny(nnUNetTrainerBaselineBudget):
+    """Stock nnUNetTrainer with the 'tiny' budget (tests), for comparisons at the same budget."""
+
+    svl_budget = "tiny"
 
 
-class nnUNetTrainerBaseline_bench(nnUNetTrainer):
-    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
-                 device: torch.device = torch.device('cuda')):
-        super().__init__(plans, configuration, fold, dataset_json, device)
-        apply_budget(self, "bench")
+class nnUNetTrainerBaseline_demo(nnUNetTrainerBaselineBudget):
+    """Stock nnUNetTrainer with the 'demo' budget (the demo), for comparisons at the same budget."""
+
+    svl_budget = "demo"
+
+
+class nnUNetTrainerBaseline_bench(nnUNetTrainerBaselineBudget):
+    """Stock nnUNetTrainer with the 'bench' budget (the CPU benchmark), for comparisons at the same budget."""
+
+    svl_budget = "bench"

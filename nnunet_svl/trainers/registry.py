@@ -52,6 +52,18 @@ class nnUNetTrainerSVLBase_tiny(nnUNetTrainerSVLBase):
     svl_budget = "tiny"
 
 
+ABLATION_DOCS: dict[str, str] = {
+    "NoWarmup": "no warm-up stage: RL losses from the first epoch (the paper reports this is worse than the baseline)",
+    "Intensity": "the paper's literal action: agents act on the input intensities, each step re-segments",
+    "NoContinuity": "reward without the spatial-continuity penalty (lambda_C = 0)",
+    "RewardMap": "pixelRL's learned reward-map convolution mixes neighbours' returns",
+    "NoAlignment": "DALE without the class-conditional Wasserstein alignment (gamma = 0)",
+}
+BUDGET_DOCS: dict[str, str] = {
+    "tiny": "3 epochs x 5 iterations, compressed schedule (tests)",
+    "demo": "12 epochs x 25 iterations (nnunet-svl demo)",
+    "bench": "20 epochs x 25 iterations (benchmark preset 'cpu')",
+}
 ABLATIONS: dict[str, dict] = {
     "NoWarmup": dict(warmup_end=0),
     "Intensity": dict(state_mode="intensity"),
@@ -76,9 +88,11 @@ def _variant(base: type, ablation: Optional[str], budget: Optional[str]) -> type
     overrides = dict(ABLATIONS[ablation]) if ablation else {}
     if budget == "tiny":
         overrides.update({k: v for k, v in TINY_SCHEDULE.items() if not (ablation == "NoWarmup" and k == "warmup_end")})
+    doc = (base.__doc__ or base.__name__).strip().split("\n")[0].rstrip(".")
+    doc += (f"; ablation {ablation}: {ABLATION_DOCS[ablation]}" if ablation else "") + \
+        (f"; budget {budget}: {BUDGET_DOCS[budget]}" if budget else "") + "."
     attrs = {"svl_config": replace(base.svl_config, **overrides), "__module__": __name__, "__qualname__": name,
-             "__doc__": f"{base.__name__}" + (f", ablation {ablation}" if ablation else "")
-                        + (f", budget '{budget}'" if budget else "") + "."}
+             "__doc__": doc}
     if budget:
         attrs["svl_budget"] = budget
     cls = type(name, (base,), attrs)
@@ -98,3 +112,15 @@ for _base, _ablations in ((nnUNetTrainerVA3C, RL_ABLATIONS), (nnUNetTrainerDALE,
 for _cls in (nnUNetTrainerSVLBase_tiny, nnUNetTrainerBaseline_tiny, nnUNetTrainerBaseline_demo,
              nnUNetTrainerBaseline_bench):
     _register(_cls)
+
+
+def describe_trainers(include_budgets: bool = False) -> list[tuple[str, str]]:
+    """(``-tr`` name, what it does) for every trainer the package offers (``nnunet-svl trainers``); budget variants
+    (``_tiny``/``_demo``/``_bench``) only with ``include_budgets``."""
+    rows = []
+    for name, cls in TRAINERS.items():
+        budget = getattr(cls, "svl_budget", None) or next((b for b in BUDGET_DOCS if name.endswith(f"_{b}")), None)
+        if budget and not include_budgets:
+            continue
+        rows.append((name, " ".join((cls.__doc__ or "").split())))
+    return rows

@@ -1,0 +1,164 @@
+"""The label-round engine: where a round is decided, run case by case, and committed (METHOD.md §1.2 "Dynamic
+iterative label update", §2.2 voxel loss history) [ours].
+
+A round (every K epochs, by the parts' schedules):
+
+1. :meth:`LabelRoundEngine.plan` — is a round due at this epoch (``round_due`` of the parts; a later part's answer
+   overrides an earlier one's; ``correction_max_rounds`` caps it), and what kind is it (a part's ``plan_round`` may
+   make it a correction round, e.g. vA3C once the network agrees with the labels enough).
+2. For each of this rank's training cases: load the preprocessed image and the label in force, blend the network's
+   probabilities and the parts' per-patch maps over the whole case (``infer``), measure the network's agreement with
+   the label, then ask every part in order (``update_case``; ``after_label_change`` when a part changed the label) and
+   stage the label, ω, fuzzy membership and loss statistics in the label store.
+3. Commit the round: one atomic manifest write by rank 0 (:func:`nnunet_svl.runtime.distributed.run_synchronised_round`
+   → :meth:`nnunet_svl.runtime.label_store.LabelStore.commit_round`).
+
+The engine does not import nnU-Net: the trainer passes ``load_case`` (preprocessed arrays) and ``infer`` (sliding-
+window inference with a per-patch callback), so the engine runs in unit tests with a toy network.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import torch
+
+from nnunet_svl.parts.base import CaseRound, LabelSpace, MethodPart, RoundPlan
+from nnunet_svl.runtime.distributed import run_synchronised_round
+from nnunet_svl.runtime.label_store import LabelStore
+
+LoadCase = Callable[[str], tuple[np.ndarray, np.ndarray, Optional[dict]]]
+"""case id → (preprocessed data (C, *sp) float32, label in force (1, *sp) int16, stored loss statistics or None)."""
+Forward = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+"""network input patch → (logits, decoder features), no deep supervision."""
+Infer = Callable[[np.ndarray, Callable[[torch.Tensor], dict]], dict[str, np.ndarray]]
+"""(case data, per-patch callback) → blended whole-case maps."""
+Observe = Callable[[RoundPlan, CaseRound, np.ndarray, dict], None]
+
+
+def agreement_of(totals: dict) -> Optional[float]:
+    """2·overlap / (|prediction| + |label|) from a label round's summed counts; None when the round did not measure
+    it; 1.0 when both are empty."""
+    if "agree_total" not in totals or "agree_overlap" not in totals:
+        return None
+    total = float(totals["agree_total"])
+    return 1.0 if total == 0 else 2.0 * float(totals["agree_overlap"]) / total
+
+
+def agreement_counts(label: np.ndarray, probs: np.ndarray, space: LabelSpace) -> dict:
+    """Foreground overlap of the network's argmax (regions: p > 0.5) with the label in force, valid voxels, all
+    foreground labels together, as sums that add up over cases and DDP ranks (feeds :func:`agreement_of`)."""
+    lab = label[0]
+    valid = space.valid(lab)
+    if space.has_regions:
+        pred_fg = (probs > 0.5).any(axis=0)
+        ref_fg = lab > 0
+        overlap = pred_fg & ref_fg
+    else:
+        pred = probs.argmax(axis=0)
+        pred_fg, ref_fg = pred > 0, lab > 0
+        overlap = (pred == lab) & ref_fg
+    return {"agree_overlap": int((overlap & valid).sum()),
+            "agree_total": int((pred_fg & valid).sum() + (ref_fg & valid).sum())}
+
+
+class LabelRoundEngine:
+    """Runs label rounds for a list of parts over a label store (see the module docstring)."""
+
+    def __init__(self, parts: Sequence[MethodPart], store: LabelStore, space: LabelSpace, max_rounds: int = 0):
+        self.parts = list(parts)
+        self.store = store
+        self.space = space
+        self.max_rounds = int(max_rounds)
+
+    # ------------------------------------------------------------------------------------------------ planning
+    @property
+    def initial_rounds(self) -> int:
+        return sum(p.initial_rounds for p in self.parts)
+
+    def due(self, epoch: int) -> bool:
+        rounds_done = self.store.current_round - self.initial_rounds
+        if self.max_rounds and rounds_done >= self.max_rounds:
+            return False
+        decision = None
+        for part in self.parts:
+            answer = part.round_due(epoch)
+            if answer is not None:
+                decision = answer
+        return bool(decision)
+
+    def previous_agreement(self) -> Optional[float]:
+        """The network's agreement with the labels in force as the last committed round measured it (None before
+        any). Read from the store's manifest: it survives ``--c`` and is the same on every DDP rank."""
+        history = self.store.history()
+        return agreement_of(history[-1]) if history else None
+
+    def plan(self, epoch: int) -> Optional[RoundPlan]:
+        """The plan of the round ending ``epoch``, or None when no round is due."""
+        if not self.due(epoch):
+            return None
+        plan = RoundPlan(epoch=epoch)
+        agreement = self.previous_agreement()
+        for part in self.parts:
+            part.plan_round(plan, agreement)
+        if plan.correct:
+            plan.kind = "correction"
+        else:
+            plan.kind = next((p.stats_kind for p in self.parts if p.stats_kind), "measure")
+        return plan
+
+    # ------------------------------------------------------------------------------------------------ running
+    def patch_callback(self, plan: RoundPlan, forward: Forward) -> Callable[[torch.Tensor], dict]:
+        def fn(x: torch.Tensor) -> dict[str, torch.Tensor]:
+            logits, features = forward(x)
+            maps = {"probs": self.space.probabilities(logits)}
+            for part in self.parts:
+                maps.update(part.patch_maps(plan, x, logits, features))
+            return maps
+
+        return fn
+
+    def process_case(self, plan: RoundPlan, case: str, round_index: int, load_case: LoadCase, infer: Infer,
+                     forward: Forward, observe: Optional[Observe] = None) -> dict:
+        data, label, stats = load_case(case)
+        maps = infer(data, self.patch_callback(plan, forward))
+        cr = CaseRound(case=case, label=label, maps=maps, stats=stats,
+                       stats_source=self.store.case_file(case, stats=True))
+        counts = agreement_counts(label, maps["probs"], self.space)
+        for part in self.parts:
+            before = cr.label
+            counts.update(part.update_case(plan, cr))
+            if cr.label is not before and not np.array_equal(cr.label, before):
+                for other in self.parts:
+                    if other is not part:
+                        other.after_label_change(plan, cr, before)
+        if observe is not None:
+            observe(plan, cr, label, counts)
+        self.store.stage_case(round_index, case, cr.label, omega=cr.omega, fuzzy=cr.fuzzy,
+                              stats=cr.new_stats.to_arrays() if cr.new_stats is not None else None)
+        return counts
+
+    def run(self, plan: RoundPlan, cases: Sequence[str], load_case: LoadCase, infer: Infer,
+            forward: Forward, observe: Optional[Observe] = None) -> tuple[int, dict]:
+        """Process every case (this rank's share under DDP) and commit the round; (round index, summed counts).
+        ``observe(plan, case, label at the round's start, counts)`` sees every case before it is staged
+        (diagnostics)."""
+        return run_synchronised_round(
+            self.store, cases, lambda case, r: self.process_case(plan, case, r, load_case, infer, forward, observe),
+            summary={"kind": plan.kind, "epoch": plan.epoch})
+
+    def initialise(self, cases: Sequence[str], load_case: LoadCase) -> None:
+        """Commit the parts' initial rounds (e.g. DALE's ω = 1 and boundary membership) on a fresh run."""
+        parts = [p for p in self.parts if p.initial_rounds]
+        if not parts or self.store.current_round > 0:
+            return
+
+        def init_case(case: str, round_index: int) -> dict:
+            _, label, _ = load_case(case)
+            cr = CaseRound(case=case, label=label, maps={})
+            for part in parts:
+                part.initial_case(cr)
+            self.store.stage_case(round_index, case, cr.label, omega=cr.omega, fuzzy=cr.fuzzy)
+            return {}
+
+        run_synchronised_round(self.store, cases, init_case, summary={"kind": parts[0].initial_kind})

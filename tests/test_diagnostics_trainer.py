@@ -1,0 +1,57 @@
+"""Benchmark diagnostics inside real nnU-Net training (NNUNET_SVL_CLEAN_LABELS): memorisation curves for the method
+trainer and the stock baseline's budget variant, correction quality per label round, checked against the label
+store's own counts."""
+from __future__ import annotations
+
+import json
+import math
+
+import torch
+
+from conftest import NARROW, NOISY_ID, noisy_dataset_dir
+from nnunet_svl.trainers.diagnostics import CLEAN_LABELS_ENV_VAR, MEMORISATION_KEYS, QUALITY_KEYS
+
+FOLD = 4
+
+
+def _run(ws, trainer):
+    ds = noisy_dataset_dir(ws)
+    ws.train(NOISY_ID, trainer, fold=FOLD, plans=NARROW, extra_env={CLEAN_LABELS_ENV_VAR: str(ds / "labelsTr_clean")},
+             name=f"diag_{trainer}")
+    fold = ws.run_folder(ds.name, trainer, plans=NARROW) / f"fold_{FOLD}"
+    return fold, torch.load(fold / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+
+
+def _check_curves(log):
+    n = len(log["train_losses"])
+    for key in MEMORISATION_KEYS:
+        assert len(log[key]) == n, key
+    # the fold's training cases include noisy ones (mt, rho 0.5) and clean ones
+    assert all(0.0 <= v <= 1.0 for v in log["mem_noisy_vs_given"] + log["mem_noisy_vs_clean"])
+    assert all(0.0 <= v <= 1.0 for v in log["mem_clean_vs_given"])
+
+
+def test_method_trainer_reports_correction_quality(nnunet_ws):
+    fold, ckpt = _run(nnunet_ws, "nnUNetTrainerSVLDRL_tiny")
+    log = ckpt["logging"]
+    _check_curves(log)
+    for key in QUALITY_KEYS:
+        assert len(log[key]) == len(log["train_losses"]), key
+    diag = json.loads((fold / "svl_diagnostics.json").read_text())
+    history = {h["round"]: h for h in json.loads((fold / "label_store" / "manifest.json").read_text())["history"]}
+    rounds = {r["round"]: r for r in diag["rounds"]}
+    assert rounds and set(rounds) == {r for r, h in history.items() if h["kind"] != "dale_init"}
+    for r, figures in rounds.items():
+        assert figures["kind"] == history[r]["kind"]
+        # the diagnostics count the same flips as the round itself
+        assert figures["flips_all"] == history[r].get("flipped", 0)
+        assert figures["cases_noisy"] >= 1 and figures["cases_clean"] >= 1
+        assert 0.0 <= figures["dice_in_force_c1_all"] <= 1.0
+        assert math.isnan(figures["omega_auroc_voxels"]) or 0.0 <= figures["omega_auroc_voxels"] <= 1.0
+    correction = [f for f in rounds.values() if f["kind"] == "correction"]
+    assert correction, "the tiny schedule reaches a correction round"
+
+
+def test_stock_baseline_budget_logs_memorisation_curves(nnunet_ws):
+    _, ckpt = _run(nnunet_ws, "nnUNetTrainerBaseline_tiny")
+    _check_curves(ckpt["logging"])
