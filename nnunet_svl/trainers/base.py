@@ -40,7 +40,7 @@ from nnunet_svl.runtime.label_store import LabelStore
 from nnunet_svl.runtime.seeding import apply_train_seed
 from nnunet_svl.parts.voxels import as_scales, like
 from nnunet_svl.trainers.budgets import apply_budget
-from nnunet_svl.trainers.diagnostics import DiagnosticsMixin
+from nnunet_svl.trainers.diagnostics import MEMORISATION_KEYS, DiagnosticsMixin
 from nnunet_svl.trainers.data import (NUM_WEIGHT_CHANNELS, STORE_DATASET_FOR, WeightChannelSpatialTransform,
                                       decode_weight_channel)
 
@@ -244,7 +244,8 @@ class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
             from nnunet_svl.runtime.plots import plot_training_curves
             try:
                 plot_training_curves(self.logger.local_logger.my_fantastic_logging, self.svl_log_keys,
-                                     join(self.output_folder, "progress_svl.png"))
+                                     join(self.output_folder, "progress_svl.png"),
+                                     combined={"memorisation (Dice of the prediction)": MEMORISATION_KEYS})
             except Exception as e:  # plotting must never stop training
                 self.print_to_log_file(f"progress_svl.png not written: {e}")
             self._last_progress_plot = time()
