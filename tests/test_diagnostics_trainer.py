@@ -55,3 +55,24 @@ def test_method_trainer_reports_correction_quality(nnunet_ws):
 def test_stock_baseline_budget_logs_memorisation_curves(nnunet_ws):
     _, ckpt = _run(nnunet_ws, "nnUNetTrainerBaseline_tiny")
     _check_curves(ckpt["logging"])
+
+
+def test_oracle_voxel_gate_keeps_only_flips_to_the_clean_label(nnunet_ws):
+    """The upper-bound ablation: with the oracle voxel gate every committed flip matches the clean label (flip
+    precision 1), and the labels in force of the noisy cases get closer to the clean ones, never further."""
+    fold, _ = _run(nnunet_ws, "nnUNetTrainerSVLDRL_OracleVoxelGate_tiny")
+    rounds = json.loads((fold / "svl_diagnostics.json").read_text())["rounds"]
+    correction = [r for r in rounds if r["kind"] == "correction"]
+    assert correction
+    for r in correction:
+        assert r["flips_all"] == 0 or r["flip_precision_all"] == 1.0
+        assert r["net_fixed_all"] >= 0 and r["dice_in_force_c1_clean"] == 1.0
+
+
+def test_oracle_trainer_without_clean_labels_is_a_clear_error(nnunet_ws):
+    from nnunet_svl.tools.pipeline import StepFailed
+
+    import pytest
+    with pytest.raises(StepFailed, match="ORACLE"):
+        nnunet_ws.train(NOISY_ID, "nnUNetTrainerVA3C_OracleCaseGate_tiny", fold=FOLD, plans=NARROW,
+                        name="oracle_without_clean")

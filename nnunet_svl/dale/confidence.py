@@ -41,6 +41,27 @@ def label_confidence(loss_mean: np.ndarray, loss_std: np.ndarray, eta: float, ka
     return np.clip(omega, low, high).astype(np.float32)
 
 
+def confidence_terms(loss_mean: np.ndarray, loss_std: np.ndarray, eta: float, kappa: float = 1.0) -> np.ndarray:
+    """exp(−η (loss_mean + κ·loss_std)) in float64: the unnormalised ω* (z ≥ 0 for a cross-entropy history, so the
+    terms lie in (0, 1] and need no max subtraction)."""
+    return np.exp(-eta * (np.asarray(loss_mean, np.float64) + kappa * np.asarray(loss_std, np.float64)))
+
+
+def label_confidence_across_cases(loss_mean: np.ndarray, loss_std: np.ndarray, eta: float, kappa: float,
+                                  normaliser: float, valid_mask: np.ndarray,
+                                  clip: tuple[float, Optional[float]] = (0.0, None)) -> np.ndarray:
+    """ω normalised across cases [ours, ablation ``omega_normalisation='global'``]: the softmax's normaliser is the mean
+    of :func:`confidence_terms` over the voxels of this label class in *all* training cases (from the previous label
+    round), not in this case alone, so a case whose labels are contradicted more than others' keeps ω < 1 on average
+    (a per-case signal that the per-case rescaling to mean 1 removes). Voxels outside ``valid_mask`` get 1."""
+    if normaliser <= 0 or not np.isfinite(normaliser):
+        raise ValueError(f"normaliser must be a positive number, got {normaliser}")
+    terms = confidence_terms(loss_mean, loss_std, eta, kappa)
+    omega = np.where(np.asarray(valid_mask, bool), terms / normaliser, 1.0)
+    low, high = clip
+    return np.clip(omega, low, high).astype(np.float32)
+
+
 def regularised_objective(w: np.ndarray, z: np.ndarray, eta: float) -> float:
     """Σ w_i z_i + (1/η) Σ w_i log w_i (with 0·log 0 = 0): the objective ω*/N minimises over the simplex."""
     w = np.asarray(w, dtype=np.float64)

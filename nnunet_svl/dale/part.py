@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from nnunet_svl.dale.alignment import class_conditional_alignment_loss, standardise_features
-from nnunet_svl.dale.confidence import label_confidence
+from nnunet_svl.dale.confidence import confidence_terms, label_confidence, label_confidence_across_cases
 from nnunet_svl.dale.loss_stats import LossStats, reset_voxels, std, update_loss_stats
 from nnunet_svl.dale.partition import boundary_proximity, fuzzy_membership, normalised_entropy
 from nnunet_svl.dale.weighted_loss import VoxelWeightedDeepSupervisionLoss, class_balanced_weights
@@ -37,6 +37,9 @@ class DalePart(MethodPart):
         self.num_epochs = num_epochs
         # the weights travel as extra channels of the target (not with regions; see trainers/data.py)
         self.weighted_loss = VoxelWeightedDeepSupervisionLoss.like(base_loss) if base_loss is not None else None
+        self.normalisers: dict[str, float] = {}
+        """Per label class, the mean of exp(−η z) over all training cases in the last round
+        (``omega_normalisation='class_across_cases'``)."""
 
     # ------------------------------------------------------------------------------------------ schedule
     @property
@@ -96,7 +99,31 @@ class DalePart(MethodPart):
         prev = LossStats.from_arrays(case.stats, source=case.stats_source) if case.stats is not None else None
         case.new_stats = update_loss_stats(prev, loss)
         case.omega, case.fuzzy = self.maps(plan, case.label, case.maps["probs"], case.new_stats, valid)
-        return {}
+        return self.normaliser_counts(case.label, case.new_stats, valid)
+
+    def normaliser_counts(self, label: np.ndarray, stats: LossStats, valid: np.ndarray) -> dict:
+        """Per class, Σ exp(−η z) and the voxel count of this case (summed over cases and ranks by the round)."""
+        if self.cfg.omega_normalisation != "class_across_cases":
+            return {}
+        terms = confidence_terms(stats.mean.astype(np.float32), std(stats).astype(np.float32), self.cfg.dale_eta,
+                                 self.cfg.dale_kappa)
+        counts = {}
+        for c in np.unique(label[0][valid]):
+            in_class = valid & (label[0] == c)
+            counts[f"dale_norm_sum_c{int(c)}"] = float(terms[in_class].sum())
+            counts[f"dale_norm_n_c{int(c)}"] = int(in_class.sum())
+        return counts
+
+    def finish_round(self, plan: RoundPlan, totals: dict) -> None:
+        for key, total in totals.items():
+            if key.startswith("dale_norm_sum_c") and totals.get(key.replace("_sum_", "_n_"), 0) > 0:
+                self.normalisers[key[len("dale_norm_sum_c"):]] = float(total) / totals[key.replace("_sum_", "_n_")]
+
+    def state_dict(self) -> dict:
+        return {"dale_normalisers": dict(self.normalisers)} if self.normalisers else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.normalisers = dict(state.get("dale_normalisers", {}))
 
     def after_label_change(self, plan: RoundPlan, case: CaseRound, old_label: np.ndarray) -> None:
         """Changed voxels restart their loss history at the new label's loss; ω and m are recomputed."""
@@ -124,8 +151,15 @@ class DalePart(MethodPart):
         omega = np.ones(lab.shape, dtype=np.float32)
         for c in np.unique(lab[valid]):
             in_class = valid & (lab == c)
-            omega[in_class] = label_confidence(mean, spread, eta=self.cfg.dale_eta, kappa=self.cfg.dale_kappa,
-                                               valid_mask=in_class, clip=(0.0, self.cfg.omega_max))[in_class]
+            normaliser = self.normalisers.get(str(int(c))) \
+                if self.cfg.omega_normalisation == "class_across_cases" else None
+            if normaliser:   # the previous round's mean over all cases; the first round falls back to per case
+                omega[in_class] = label_confidence_across_cases(
+                    mean, spread, self.cfg.dale_eta, self.cfg.dale_kappa, normaliser, in_class,
+                    clip=(0.0, self.cfg.omega_max))[in_class]
+            else:
+                omega[in_class] = label_confidence(mean, spread, eta=self.cfg.dale_eta, kappa=self.cfg.dale_kappa,
+                                                   valid_mask=in_class, clip=(0.0, self.cfg.omega_max))[in_class]
         if self.fuzzy_voxels_active(plan.epoch + 1):
             entropy = normalised_entropy(probs) if not self.space.has_regions else \
                 normalised_entropy(np.stack([1 - probs, probs], 0)).mean(0)

@@ -126,6 +126,8 @@ class CaseRound:
     """What to store for the next round: ω, fuzzy membership (1, *sp) and loss statistics (an object with
     ``to_arrays()``), or None."""
     counts: dict = field(default_factory=dict)
+    reference: dict = field(default_factory=dict)
+    """ORACLE ablations only: ``given`` and ``clean`` label (1, *sp) of the case (benchmark with clean labels)."""
 
 
 class MethodPart:
@@ -177,6 +179,10 @@ class MethodPart:
 
     def after_label_change(self, plan: RoundPlan, case: CaseRound, old_label: np.ndarray) -> None:
         """Called when a later part changed ``case.label`` in this round."""
+
+    def finish_round(self, plan: RoundPlan, totals: dict) -> None:
+        """After the round is committed, with its counts summed over all cases and ranks (the same on every rank):
+        cross-case quantities for the next round (e.g. normalisers)."""
 
     # --- checkpoint ----------------------------------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -119,11 +119,13 @@ class LabelRoundEngine:
         return fn
 
     def process_case(self, plan: RoundPlan, case: str, round_index: int, load_case: LoadCase, infer: Infer,
-                     forward: Forward, observe: Optional[Observe] = None) -> dict:
+                     forward: Forward, observe: Optional[Observe] = None,
+                     references: Optional[Callable[[str], dict]] = None) -> dict:
         data, label, stats = load_case(case)
         maps = infer(data, self.patch_callback(plan, forward))
         cr = CaseRound(case=case, label=label, maps=maps, stats=stats,
-                       stats_source=self.store.case_file(case, stats=True))
+                       stats_source=self.store.case_file(case, stats=True),
+                       reference=references(case) if references is not None else {})
         counts = agreement_counts(label, maps["probs"], self.space)
         for part in self.parts:
             before = cr.label
@@ -139,13 +141,18 @@ class LabelRoundEngine:
         return counts
 
     def run(self, plan: RoundPlan, cases: Sequence[str], load_case: LoadCase, infer: Infer,
-            forward: Forward, observe: Optional[Observe] = None) -> tuple[int, dict]:
+            forward: Forward, observe: Optional[Observe] = None,
+            references: Optional[Callable[[str], dict]] = None) -> tuple[int, dict]:
         """Process every case (this rank's share under DDP) and commit the round; (round index, summed counts).
         ``observe(plan, case, label at the round's start, counts)`` sees every case before it is staged
-        (diagnostics)."""
-        return run_synchronised_round(
-            self.store, cases, lambda case, r: self.process_case(plan, case, r, load_case, infer, forward, observe),
+        (diagnostics); ``references(case)`` gives oracle ablations the given and clean labels."""
+        round_index, totals = run_synchronised_round(
+            self.store, cases,
+            lambda case, r: self.process_case(plan, case, r, load_case, infer, forward, observe, references),
             summary={"kind": plan.kind, "epoch": plan.epoch})
+        for part in self.parts:
+            part.finish_round(plan, totals)
+        return round_index, totals
 
     def initialise(self, cases: Sequence[str], load_case: LoadCase) -> None:
         """Commit the parts' initial rounds (e.g. DALE's ω = 1 and boundary membership) on a fresh run."""

@@ -27,6 +27,20 @@ Segment = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 """network input → (decoder features, foreground probabilities), no gradient (the ``intensity`` state mode)."""
 
 
+def oracle_gate(kind: str, label: np.ndarray, proposed: np.ndarray, given: np.ndarray,
+                clean: np.ndarray) -> tuple[np.ndarray, int]:
+    """ORACLE ablations [ours, benchmark only]: ``case`` — no change at all in a case whose given label equals the
+    clean one; ``voxel`` — keep only the changes whose new label is the clean one. Returns (label, changes reverted)."""
+    changed = proposed != label
+    if kind == "case":
+        keep = changed if np.any(given != clean) else np.zeros_like(changed)
+    elif kind == "voxel":
+        keep = changed & (proposed == clean)
+    else:
+        raise ValueError(f"unknown oracle gate {kind!r}")
+    return np.where(keep, proposed, label), int((changed & ~keep).sum())
+
+
 class VA3CPart(MethodPart):
     """The vA3C head, its staged losses and the correction it proposes in label rounds."""
 
@@ -130,7 +144,7 @@ class VA3CPart(MethodPart):
     def plan_round(self, plan: RoundPlan, previous_agreement: Optional[float]) -> None:
         """Correct in full RL (not with regions), once the network agreed with the labels in force enough in the
         previous round (``correction_min_agreement``)."""
-        if self.stage(plan.epoch) != 2 or self.space.has_regions:
+        if self.stage(plan.epoch) != 2 or self.space.has_regions or not self.cfg.correction_enabled:
             return
         ready = self.cfg.correction_min_agreement <= 0 or \
             (previous_agreement is not None and previous_agreement >= self.cfg.correction_min_agreement)
@@ -165,9 +179,14 @@ class VA3CPart(MethodPart):
             support=case.maps["probs"][self.space.foreground_outputs] if cfg.correction_support > 0 else None,
             support_min=cfg.correction_support, band=cfg.correction_band if cfg.correction_band > 0 else None)
         proposed = np.where(label[0] < 0, label[0], proposed)  # nnU-Net's -1 (outside the mask) stays
+        counts = {"flipped": stats.n_flipped, "added": int(sum(stats.added.values())),
+                  "removed": int(sum(stats.removed.values())), "rejected": stats.n_rejected_new_components}
+        if cfg.oracle_gate != "none":
+            proposed, counts["oracle_reverted"] = oracle_gate(cfg.oracle_gate, label[0], proposed,
+                                                              case.reference["given"][0], case.reference["clean"][0])
+            counts["flipped"] -= counts["oracle_reverted"]
         case.label = proposed[None].astype(np.int16)
-        return {"flipped": stats.n_flipped, "added": int(sum(stats.added.values())),
-                "removed": int(sum(stats.removed.values())), "rejected": stats.n_rejected_new_components}
+        return counts
 
     # ------------------------------------------------------------------------------------------ checkpoint
     def state_dict(self) -> dict:

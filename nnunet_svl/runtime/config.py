@@ -71,6 +71,13 @@ class SVLConfig:
     """The segmentation network's own probability of the proposed label must be at least this (0 = off)."""
     correction_band: float = 8.0
     """Only voxels within this many voxels of the current label's boundary may flip (0 = anywhere)."""
+    correction_enabled: bool = True
+    """[ours] False: vA3C trains with its staged losses but never changes a label (decomposition ablation
+    ``_NoCorrection``)."""
+    oracle_gate: Literal["none", "case", "voxel"] = "none"
+    """ORACLE, benchmark only (reads the clean labels named by NNUNET_SVL_CLEAN_LABELS): ``case`` keeps corrections
+    only in cases whose given label differs from the clean one; ``voxel`` keeps only flips to the clean label. Bounds
+    what a gate could give; never a default."""
     correction_max_rounds: int = 0
     """0 = unlimited."""
     correction_min_agreement: float = 0.3
@@ -86,6 +93,9 @@ class SVLConfig:
     """η: inverse temperature of ω* = N·softmax(-η (loss mean + κ·loss std))."""
     dale_kappa: float = 1.0
     """κ: weight of loss inconsistency (std across rounds) against loss level."""
+    omega_normalisation: Literal["case", "class_across_cases"] = "case"
+    """How ω's softmax is normalised per label class: within each case (mean 1 per case, the design so far) or across
+    all training cases (the previous round's mean; ablation ``_OmegaAcrossCases``)."""
     omega_max: float = 3.0
     """Upper clip of ω (ω is rescaled to mean 1 before clipping)."""
     fuzzy_entropy_threshold: float = 0.5
@@ -128,6 +138,10 @@ class SVLConfig:
             bad("alpha_value", "plus beta_policy must not exceed 1")
         if self.state_mode not in ("belief", "intensity"):
             bad("state_mode", "must be 'belief' or 'intensity'")
+        if self.oracle_gate not in ("none", "case", "voxel"):
+            bad("oracle_gate", "must be 'none', 'case' or 'voxel'")
+        if self.omega_normalisation not in ("case", "class_across_cases"):
+            bad("omega_normalisation", "must be 'case' or 'class_across_cases'")
         if self.t_max < 1:
             bad("t_max", "must be >= 1")
         if not 0 <= self.gamma <= 1:

@@ -28,7 +28,8 @@ from nnunet_svl.rl.part import VA3CPart
 from nnunet_svl.runtime.seeding import train_seed_from_env
 from nnunet_svl.trainers.base import nnUNetTrainerSVLBase, unwrap_module
 from nnunet_svl.trainers.case_inference import sliding_window_maps
-from nnunet_svl.trainers.diagnostics import QUALITY_KEYS
+from nnunet_svl.runtime.errors import SVLInputError
+from nnunet_svl.trainers.diagnostics import CLEAN_LABELS_ENV_VAR, QUALITY_KEYS
 
 __all__ = ["nnUNetTrainerSVLMethod", "DecoderFeatureHook", "agreement_of"]
 
@@ -89,6 +90,10 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
         return next((p for p in self.parts if isinstance(p, kind)), None)
 
     def build_svl_modules(self) -> None:
+        if self.cfg.oracle_gate != "none" and not self.diagnostics_enabled:
+            raise SVLInputError(CLEAN_LABELS_ENV_VAR, f"{type(self).__name__} is an ORACLE ablation: it needs the "
+                                "clean training labels", "set it to the clean label folder (nnunet-svl benchmark "
+                                "does) or train a trainer without 'Oracle' in its name")
         self.feature_hook = DecoderFeatureHook(self.network)
         self.label_space = LabelSpace.of(self.label_manager)
         self.parts = self.method_parts()
@@ -157,7 +162,9 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
         try:
             round_index, totals = self.round_engine.run(plan, self.training_case_ids(), self._case_arrays,
                                                         self._infer, self._forward,
-                                                        self._observe_case if self.diagnostics_enabled else None)
+                                                        self._observe_case if self.diagnostics_enabled else None,
+                                                        self._oracle_references if self.cfg.oracle_gate != "none"
+                                                        else None)
         finally:
             self.set_deep_supervision_enabled(True)
             self.network.train()
@@ -172,6 +179,10 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
             self.record_scalar("round_agreement", measured)
         self.print_to_log_file(f"label round {round_index} ({plan.kind}): {totals}, {seconds:.1f} s")
         return {"round": round_index, "kind": plan.kind, **totals}
+
+    def _oracle_references(self, case: str) -> dict:
+        """ORACLE ablations only: the given and the clean label of a training case."""
+        return {"given": self.given_label(case), "clean": self.clean_label(case)}
 
     def _observe_case(self, plan, case: CaseRound, before: np.ndarray, counts: dict) -> None:
         """Diagnostics: the round's labels against the clean ones; per-case noise score = 1 − the network's

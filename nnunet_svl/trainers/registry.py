@@ -58,6 +58,12 @@ ABLATION_DOCS: dict[str, str] = {
     "NoContinuity": "reward without the spatial-continuity penalty (lambda_C = 0)",
     "RewardMap": "pixelRL's learned reward-map convolution mixes neighbours' returns",
     "NoAlignment": "DALE without the class-conditional Wasserstein alignment (gamma = 0)",
+    "NoCorrection": "vA3C trains with its staged losses but never changes a label",
+    "DetachedHead": "the head's input features are detached: RL losses never reach the segmentation network",
+    "OracleCaseGate": "ORACLE (benchmark only, needs clean labels): corrections only in cases that are noisy",
+    "OracleVoxelGate": "ORACLE (benchmark only, needs clean labels): only flips to the clean label are kept",
+    "FuzzyFromStart": "DALE weight 1 - m(1 - omega) from the first epoch (no warm-up that drops the fuzzy band)",
+    "OmegaAcrossCases": "omega normalised per class across all training cases, not within each case",
 }
 BUDGET_DOCS: dict[str, str] = {
     "tiny": "3 epochs x 5 iterations, compressed schedule (tests)",
@@ -70,9 +76,16 @@ ABLATIONS: dict[str, dict] = {
     "NoContinuity": dict(lambda_continuity=0.0),
     "RewardMap": dict(reward_map_conv=True),
     "NoAlignment": dict(alignment_weight=0.0),
+    "NoCorrection": dict(correction_enabled=False),
+    "DetachedHead": dict(rl_features_grad=False),
+    "OracleCaseGate": dict(oracle_gate="case"),
+    "OracleVoxelGate": dict(oracle_gate="voxel"),
+    "FuzzyFromStart": dict(dale_warmup_end=0),
+    "OmegaAcrossCases": dict(omega_normalisation="class_across_cases"),
 }
-RL_ABLATIONS = ("NoWarmup", "Intensity", "NoContinuity", "RewardMap")
-DALE_ABLATIONS = ("NoAlignment",)
+RL_ABLATIONS = ("NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
+                "OracleCaseGate", "OracleVoxelGate")
+DALE_ABLATIONS = ("NoAlignment", "FuzzyFromStart", "OmegaAcrossCases")
 
 TRAINERS: dict[str, type] = {}
 
@@ -85,9 +98,9 @@ def _register(cls: type) -> type:
 def _variant(base: type, ablation: Optional[str], budget: Optional[str]) -> type:
     """Create ``<base>[_<ablation>][_<budget>]`` as a module-level class (picklable for nnU-Net's workers)."""
     name = base.__name__ + (f"_{ablation}" if ablation else "") + (f"_{budget}" if budget else "")
-    overrides = dict(ABLATIONS[ablation]) if ablation else {}
-    if budget == "tiny":
-        overrides.update({k: v for k, v in TINY_SCHEDULE.items() if not (ablation == "NoWarmup" and k == "warmup_end")})
+    # the tiny schedule first, the ablation on top (NoWarmup keeps warmup_end 0, FuzzyFromStart dale_warmup_end 0)
+    overrides = dict(TINY_SCHEDULE) if budget == "tiny" else {}
+    overrides.update(ABLATIONS[ablation] if ablation else {})
     doc = (base.__doc__ or base.__name__).strip().split("\n")[0].rstrip(".")
     doc += (f"; ablation {ablation}: {ABLATION_DOCS[ablation]}" if ablation else "") + \
         (f"; budget {budget}: {BUDGET_DOCS[budget]}" if budget else "") + "."

@@ -1,0 +1,77 @@
+"""Decomposition ablations' algorithm pieces, hand-checked: the oracle gates, ω normalised across cases, and the
+DALE part's normaliser bookkeeping over a round."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from nnunet_svl.dale.confidence import confidence_terms, label_confidence_across_cases
+from nnunet_svl.dale.loss_stats import update_loss_stats
+from nnunet_svl.dale.part import DalePart
+from nnunet_svl.parts.base import CaseRound, LabelSpace, RoundPlan
+from nnunet_svl.rl.part import oracle_gate
+from nnunet_svl.runtime.config import SVLConfig
+from nnunet_svl.runtime.errors import SVLInputError
+
+
+def test_oracle_gates():
+    label = np.array([1, 1, 0, 0])
+    proposed = np.array([1, 0, 1, 0])        # two changes: voxel 1 (1→0), voxel 2 (0→1)
+    clean = np.array([1, 0, 0, 0])           # only the change at voxel 1 is right
+    new, reverted = oracle_gate("voxel", label, proposed, given=label, clean=clean)
+    assert new.tolist() == [1, 0, 0, 0] and reverted == 1
+    # case gate: the given label equals the clean one → nothing changes
+    new, reverted = oracle_gate("case", label, proposed, given=clean, clean=clean)
+    assert new.tolist() == label.tolist() and reverted == 2
+    new, reverted = oracle_gate("case", label, proposed, given=label, clean=clean)
+    assert new.tolist() == proposed.tolist() and reverted == 0
+    with pytest.raises(ValueError):
+        oracle_gate("nope", label, proposed, label, clean)
+
+
+def test_confidence_across_cases_hand_checked():
+    mean = np.array([0.0, math.log(2.0), 5.0])
+    spread = np.zeros(3)
+    valid = np.array([True, True, False])
+    # η = 1: terms exp(-z) = 1, 0.5; normaliser 0.75 (say, the mean over all cases) → 4/3, 2/3; invalid → 1
+    assert np.allclose(confidence_terms(mean[:2], spread[:2], 1.0), [1.0, 0.5])
+    w = label_confidence_across_cases(mean, spread, 1.0, 1.0, 0.75, valid, clip=(0.0, 3.0))
+    assert np.allclose(w, [4 / 3, 2 / 3, 1.0])
+    with pytest.raises(ValueError):
+        label_confidence_across_cases(mean, spread, 1.0, 1.0, 0.0, valid)
+
+
+def test_dale_part_normalises_across_cases_from_the_previous_round():
+    cfg = SVLConfig(use_dale=True, omega_normalisation="class_across_cases", dale_kappa=0.0)
+    space = LabelSpace(foreground_labels=(1,), ignore_label=None, has_regions=False, num_heads=2)
+    part = DalePart(cfg, space, num_epochs=10)
+    plan = RoundPlan(epoch=5)
+    label = np.array([[[1, 1, 0, 0]]], np.int16)       # (1, 1, 4)
+    # network probabilities: p(label) = 1 for voxels 0, 2 (loss 0) and 0.5 for voxels 1, 3 (loss log 2)
+    probs = np.array([[0.0, 0.5, 1.0, 0.5], [1.0, 0.5, 0.0, 0.5]], np.float32)[:, None]
+    cr = CaseRound(case="a", label=label, maps={"probs": probs})
+    counts = part.update_case(plan, cr)
+    # per class: terms exp(-loss) = 1 and 0.5 → sum 1.5 over 2 voxels, for each class
+    assert counts == pytest.approx({"dale_norm_sum_c0": 1.5, "dale_norm_n_c0": 2, "dale_norm_sum_c1": 1.5,
+                                    "dale_norm_n_c1": 2}, rel=1e-3)   # loss history is float16
+    # first round: no normaliser yet → per-case softmax (mean 1 per class): 1/0.75 and 0.5/0.75
+    assert np.allclose(cr.omega[0, 0], [4 / 3, 2 / 3, 4 / 3, 2 / 3], atol=1e-3)
+    # another case, all voxels at loss 0: the cross-case normaliser of class 1 is (1.5 + 2) / 4 = 0.875
+    part.finish_round(plan, {"dale_norm_sum_c1": 3.5, "dale_norm_n_c1": 4, "dale_norm_sum_c0": 1.5,
+                             "dale_norm_n_c0": 2})
+    assert part.normalisers == {"1": 0.875, "0": 0.75}
+    stats = update_loss_stats(None, np.zeros((1, 4), np.float32))
+    w, _ = part.maps(plan, label, probs, stats, np.ones((1, 4), bool))
+    assert np.allclose(w[0, 0], [1 / 0.875, 1 / 0.875, 1 / 0.75, 1 / 0.75], atol=1e-3)
+    restored = DalePart(cfg, space, num_epochs=10)
+    restored.load_state_dict(part.state_dict())
+    assert restored.normalisers == part.normalisers
+
+
+def test_new_config_keys_are_validated():
+    with pytest.raises(SVLInputError, match="oracle_gate"):
+        SVLConfig(oracle_gate="sometimes").validate()
+    with pytest.raises(SVLInputError, match="omega_normalisation"):
+        SVLConfig(omega_normalisation="global").validate()
