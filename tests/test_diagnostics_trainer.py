@@ -76,3 +76,17 @@ def test_oracle_trainer_without_clean_labels_is_a_clear_error(nnunet_ws):
     with pytest.raises(StepFailed, match="ORACLE"):
         nnunet_ws.train(NOISY_ID, "nnUNetTrainerVA3C_OracleCaseGate_tiny", fold=FOLD, plans=NARROW,
                         name="oracle_without_clean")
+
+
+def test_teacher_gated_trainer_leaves_unflagged_cases_as_given(nnunet_ws):
+    """The teacher gate: flags are reported every round; a case that is not flagged keeps its given label exactly
+    (so a clean case that is not flagged is untouched), and the round counts its flags."""
+    fold, ckpt = _run(nnunet_ws, "nnUNetTrainerSVLDRL_Gated_tiny")
+    rounds = json.loads((fold / "svl_diagnostics.json").read_text())["rounds"]
+    assert rounds and all("flags" in r for r in rounds)
+    for r in rounds:
+        if r["flagged_clean_cases"] == 0:
+            assert r["net_fixed_clean"] == 0 and r["dice_in_force_c1_clean"] == 1.0
+        if r["flags"] == 0:
+            assert r["flips_all"] == 0
+    assert any(k.startswith("teacher.") for k in ckpt["svl_modules"])     # the EMA teacher is checkpointed

@@ -99,7 +99,26 @@ class DalePart(MethodPart):
         prev = LossStats.from_arrays(case.stats, source=case.stats_source) if case.stats is not None else None
         case.new_stats = update_loss_stats(prev, loss)
         case.omega, case.fuzzy = self.maps(plan, case.label, case.maps["probs"], case.new_stats, valid)
+        self.apply_gate(case)
         return self.normaliser_counts(case.label, case.new_stats, valid)
+
+    def apply_gate(self, case: CaseRound, flipped: Optional[np.ndarray] = None) -> None:
+        """Teacher gate (METHOD §5): an unflagged case trains exactly as with nnU-Net (ω = 1, m = 0, so w = 1); in a
+        flagged case the disputed voxels get weight 0 (ω = 0, m = 1) and flipped voxels the teacher's confidence."""
+        if case.flagged is None:
+            return
+        if not case.flagged:
+            case.omega = np.ones_like(case.omega)
+            case.fuzzy = np.zeros_like(case.fuzzy)
+            return
+        case.omega[0][case.disputed] = 0.0
+        case.fuzzy[0][case.disputed] = 1.0
+        if flipped is not None and flipped.any():
+            teacher = case.maps["teacher"]
+            idx = np.searchsorted(self.space.classes_array(), case.label[0])
+            confidence = np.take_along_axis(teacher, np.clip(idx, 0, teacher.shape[0] - 1)[None], axis=0)[0]
+            case.omega[0][flipped] = confidence[flipped]
+            case.fuzzy[0][flipped] = 1.0
 
     def normaliser_counts(self, label: np.ndarray, stats: LossStats, valid: np.ndarray) -> dict:
         """Per class, Σ exp(−η z) and the voxel count of this case (summed over cases and ranks by the round)."""
@@ -128,8 +147,10 @@ class DalePart(MethodPart):
     def after_label_change(self, plan: RoundPlan, case: CaseRound, old_label: np.ndarray) -> None:
         """Changed voxels restart their loss history at the new label's loss; ω and m are recomputed."""
         loss, valid = self.voxel_loss(case.label, case.maps["probs"])
-        case.new_stats = reset_voxels(case.new_stats, case.label[0] != old_label[0], loss)
+        flipped = case.label[0] != old_label[0]
+        case.new_stats = reset_voxels(case.new_stats, flipped, loss)
         case.omega, case.fuzzy = self.maps(plan, case.label, case.maps["probs"], case.new_stats, valid)
+        self.apply_gate(case, flipped)
 
     def voxel_loss(self, label: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-voxel cross-entropy of the label in force (0 where the label is unusable) and the valid mask."""

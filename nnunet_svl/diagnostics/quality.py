@@ -11,7 +11,8 @@ annotation, the label in force before and after this round, and the clean label 
 * net fixed − broken: voxels right now and wrong in the given label, minus voxels wrong now and right in the given one;
 * Dice(labels in force, clean) per class;
 * AUROC of ω for telling noisy voxels (low ω expected) from clean ones, from per-case histograms of ω;
-* AUROC of a per-case noise score (e.g. 1 − the network's agreement with the given label) for telling noisy cases.
+* AUROC of a per-case noise score (e.g. 1 − the network's agreement with the given label) for telling noisy cases;
+* with the teacher gate: the precision and recall of the per-case noise flags, and how many clean cases were flagged.
 """
 from __future__ import annotations
 
@@ -54,12 +55,13 @@ def auroc_from_histograms(hist_positive: np.ndarray, hist_negative: np.ndarray, 
 
 
 def case_record(given: np.ndarray, before: np.ndarray, after: np.ndarray, clean: np.ndarray, classes: Sequence[int],
-                valid: np.ndarray, omega: Optional[np.ndarray] = None, case_score: Optional[float] = None) -> dict:
+                valid: np.ndarray, omega: Optional[np.ndarray] = None, case_score: Optional[float] = None,
+                flagged: Optional[bool] = None) -> dict:
     """Additive counts for one case (arrays of one spatial shape; ``valid`` = voxels with a usable label)."""
     given, before, after, clean = (np.asarray(a)[valid] for a in (given, before, after, clean))
     noisy_vox = given != clean
     flipped = after != before
-    rec = {"noisy_case": bool(noisy_vox.any()), "case_score": case_score,
+    rec = {"noisy_case": bool(noisy_vox.any()), "case_score": case_score, "flagged": flagged,
            "flipped": int(flipped.sum()), "flipped_correct": int((flipped & (after == clean)).sum()),
            "noisy_voxels": int(noisy_vox.sum()), "noisy_fixed": int((noisy_vox & (after == clean)).sum()),
            "broken": int((~noisy_vox & (after != clean)).sum()),
@@ -105,6 +107,15 @@ def summarise(records: Sequence[dict]) -> dict:
         hn = sum(r["omega_hist_noisy"] for r in with_omega)
         hc = sum(r["omega_hist_clean"] for r in with_omega)
         out["omega_auroc_voxels"] = auroc_from_histograms(hn, hc, high_is_positive=False)
+    judged = [r for r in records if r.get("flagged") is not None]
+    if judged:
+        tp = sum(1 for r in judged if r["flagged"] and r["noisy_case"])
+        n_flagged = sum(1 for r in judged if r["flagged"])
+        n_noisy = sum(1 for r in judged if r["noisy_case"])
+        out["flags"] = n_flagged
+        out["flag_precision"] = tp / n_flagged if n_flagged else float("nan")
+        out["flag_recall"] = tp / n_noisy if n_noisy else float("nan")
+        out["flagged_clean_cases"] = n_flagged - tp
     scored = [r for r in records if r.get("case_score") is not None]
     if scored:
         out["case_score_auroc"] = auroc(np.array([r["case_score"] for r in scored]),

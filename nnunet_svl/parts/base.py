@@ -50,6 +50,10 @@ class LabelSpace:
         """Background and the foreground labels."""
         return [0] + list(self.foreground_labels)
 
+    def classes_array(self) -> np.ndarray:
+        """Label value of each softmax output channel (index = channel)."""
+        return np.asarray(self.classes, dtype=np.int16)
+
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
         return torch.sigmoid(logits) if self.has_regions else torch.softmax(logits, 1)
@@ -127,7 +131,13 @@ class CaseRound:
     ``to_arrays()``), or None."""
     counts: dict = field(default_factory=dict)
     reference: dict = field(default_factory=dict)
-    """ORACLE ablations only: ``given`` and ``clean`` label (1, *sp) of the case (benchmark with clean labels)."""
+    """``given``: the given label (1, *sp) (teacher gate); ``clean``: the clean label (ORACLE ablations only)."""
+    flagged: Optional[bool] = None
+    """Teacher gate: whether the case is flagged noisy (None: no gate in this trainer)."""
+    teacher_label: Optional[np.ndarray] = None
+    """Teacher gate: the teacher's argmax label (*sp)."""
+    disputed: Optional[np.ndarray] = None
+    """Teacher gate, flagged cases: voxels (*sp) where the teacher disagrees with the given label."""
 
 
 class MethodPart:
@@ -147,6 +157,9 @@ class MethodPart:
     # --- modules and losses --------------------------------------------------------------------------------------
     def build_modules(self) -> dict[str, nn.Module]:
         return {}
+
+    def after_step(self, network: nn.Module) -> None:
+        """After every optimiser step (e.g. the teacher's EMA update); no host synchronisation here."""
 
     def segmentation_loss(self, batch: Batch) -> Optional[torch.Tensor]:
         """Replace nnU-Net's segmentation loss for this batch (at most one part does), or None."""

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from nnunet_svl.parts.base import Batch, CaseRound, LabelSpace, MethodPart, RoundPlan
-from nnunet_svl.rl.correction import propose_corrections
+from nnunet_svl.rl.correction import class_probabilities, propose_corrections
 from nnunet_svl.rl.head import VA3CHead
 from nnunet_svl.rl.returns import RewardMapConv, a3c_losses
 from nnunet_svl.rl.rollout import BeliefObserver, IntensityObserver, refine, rollout
@@ -105,11 +105,12 @@ class VA3CPart(MethodPart):
         rl = self.rl_losses(batch)
         logged.update({"rl_mean_reward": rl["mean_reward"], "rl_value_loss": rl["value"],
                        "rl_policy_loss": rl["policy"], "rl_entropy": rl["entropy"]})
+        keep = self.cfg.rl_loss_mixing == "paper"   # additive: the segmentation loss keeps weight 1
         if stage == 1:
             lam = self.cfg.lambda_value_transition
-            return (1 - lam) * total + lam * rl["value"]
+            return (1 - lam if keep else 1.0) * total + lam * rl["value"]
         a, b = self.cfg.alpha_value, self.cfg.beta_policy
-        return (1 - a - b) * total + a * rl["value"] + b * rl["policy"]
+        return (1 - a - b if keep else 1.0) * total + a * rl["value"] + b * rl["policy"]
 
     def observer_and_state(self, data: torch.Tensor, logits: torch.Tensor, features: torch.Tensor):
         """The rollout's observer and initial state s_0 (METHOD §1.2 "Two state modes")."""
@@ -169,6 +170,8 @@ class VA3CPart(MethodPart):
         """Propose corrections of the label in force from the refined beliefs (:mod:`nnunet_svl.rl.correction`)."""
         if not plan.correct:
             return {}
+        if case.flagged is not None:
+            return self.gated_flips(case)
         cfg = self.cfg
         label = case.label
         gate = self.confidence_gate and case.omega is not None
@@ -187,6 +190,23 @@ class VA3CPart(MethodPart):
             counts["flipped"] -= counts["oracle_reverted"]
         case.label = proposed[None].astype(np.int16)
         return counts
+
+    def gated_flips(self, case: CaseRound) -> dict:
+        """Teacher gate (METHOD §5): in a flagged case, flip the disputed voxels where the teacher is confident
+        (≥ ``teacher_flip_confidence``) and the agents' refined belief picks the same class; nothing elsewhere."""
+        if not case.flagged:
+            return {"flipped": 0}
+        classes = self.space.classes_array()
+        teacher = case.maps["teacher"]
+        refined = class_probabilities(case.maps["refined"])
+        confident = teacher.max(0) >= self.cfg.teacher_flip_confidence
+        agree = classes[refined.argmax(0)] == case.teacher_label
+        flip = case.disputed & confident & agree & (case.label[0] >= 0)
+        new = case.label.copy()
+        new[0][flip] = case.teacher_label[flip]
+        added = int((flip & (case.teacher_label > 0)).sum())
+        case.label = new
+        return {"flipped": int(flip.sum()), "added": added, "removed": int(flip.sum()) - added}
 
     # ------------------------------------------------------------------------------------------ checkpoint
     def state_dict(self) -> dict:

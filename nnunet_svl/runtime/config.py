@@ -50,6 +50,10 @@ class SVLConfig:
     """The 0.3 in s·(1 ± 0.3ε)."""
     head_hidden: int = 16
     reward_map_conv: bool = False
+    rl_loss_mixing: Literal["paper", "additive"] = "paper"
+    """``paper``: (1−λ)·L_seg + λ·L_value, (1−α−β)·L_seg + α·L_value + β·L_policy (the segmentation loss is scaled
+    down); ``additive`` [ours, no harm]: L_seg + λ·L_value and L_seg + α·L_value + β·L_policy (with detached head
+    features the network's gradient is exactly nnU-Net's)."""
     rl_features_grad: bool = True
     """Let the RL losses reach the segmentation network through the decoder features (the paper's shared encoder)."""
 
@@ -78,6 +82,24 @@ class SVLConfig:
     """ORACLE, benchmark only (reads the clean labels named by NNUNET_SVL_CLEAN_LABELS): ``case`` keeps corrections
     only in cases whose given label differs from the clean one; ``voxel`` keeps only flips to the clean label. Bounds
     what a gate could give; never a default."""
+    case_gate: bool = False
+    """[ours, METHOD §5] The teacher gate: an EMA teacher scores every case's disagreement with its given label, only
+    cases flagged as outliers are touched (disputed voxels weight 0 with DALE, confident teacher flips with vA3C),
+    labels are recomputed from the given label every round, unflagged cases train exactly as with nnU-Net."""
+    teacher_ema: float = 0.99
+    """EMA decay of the teacher's weights per training iteration."""
+    gate_start: float = 0.35
+    """Flags are decided from this point of the run on (fraction or epoch, as the stage boundaries)."""
+    case_flag_k: float = 3.0
+    """A case is flagged when its score exceeds the lower half's median + max(k·1.4826·MAD, margin)
+    (teacher/case_flags.py)."""
+    case_flag_margin: float = 0.1
+    """... and that median + this margin (in 1 − Dice): a flagged case disagrees clearly more than a typical one."""
+    case_flag_persist: int = 1
+    """A case counts as flagged once it was an outlier in this many rounds."""
+    teacher_flip_confidence: float = 0.9
+    """vA3C flips a disputed voxel of a flagged case only where the teacher's probability of its label is at least
+    this (and the agents' refined belief agrees); other disputed voxels get weight 0."""
     correction_max_rounds: int = 0
     """0 = unlimited."""
     correction_min_agreement: float = 0.3
@@ -138,6 +160,17 @@ class SVLConfig:
             bad("alpha_value", "plus beta_policy must not exceed 1")
         if self.state_mode not in ("belief", "intensity"):
             bad("state_mode", "must be 'belief' or 'intensity'")
+        if not 0 <= self.teacher_ema < 1:
+            bad("teacher_ema", "must be in [0, 1)")
+        if not 0.5 <= self.teacher_flip_confidence <= 1:
+            bad("teacher_flip_confidence", "must be in [0.5, 1]")
+        if self.case_flag_persist < 1:
+            bad("case_flag_persist", "must be >= 1")
+        if not (math.isfinite(self.case_flag_k) and self.case_flag_k >= 0 and 0 <= self.case_flag_margin <= 1
+                and math.isfinite(self.gate_start) and self.gate_start >= 0):
+            bad("case_flag_k", "case_flag_k >= 0, case_flag_margin in [0, 1] and gate_start >= 0 are required")
+        if self.rl_loss_mixing not in ("paper", "additive"):
+            bad("rl_loss_mixing", "must be 'paper' or 'additive'")
         if self.oracle_gate not in ("none", "case", "voxel"):
             bad("oracle_gate", "must be 'none', 'case' or 'voxel'")
         if self.omega_normalisation not in ("case", "class_across_cases"):

@@ -42,6 +42,15 @@ def all_sum(counts: Mapping[str, float]) -> dict[str, float]:
     return {k: sum(g[k] for g in gathered) for k in counts}
 
 
+def all_gather_list(items: list) -> list[list]:
+    """Every rank's list (a list of one list without DDP)."""
+    if not is_distributed():
+        return [list(items)]
+    gathered: list = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, list(items))
+    return gathered
+
+
 def all_mean(values: Sequence[float]) -> Optional[float]:
     """Mean of all ranks' values together (None when no rank has any)."""
     flat = list(values)

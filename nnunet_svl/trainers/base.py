@@ -112,7 +112,8 @@ class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
 
     def configure_optimizers(self):
         optimizer, lr_scheduler = super().configure_optimizers()
-        extra = [p for p in self.svl_modules.parameters()] if hasattr(self, "svl_modules") else []
+        # trainable extra modules only (the EMA teacher's weights are frozen and move by averaging)
+        extra = [p for p in self.svl_modules.parameters() if p.requires_grad] if hasattr(self, "svl_modules") else []
         if extra:
             optimizer.add_param_group({"params": extra})
         return optimizer, lr_scheduler
@@ -184,21 +185,32 @@ class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
             output = self.network(data)
             losses = self.compute_losses(data, output, labels, omega, fuzzy, batch.get("keys"))
         total = losses["total"]
-        params = list(self.network.parameters()) + list(self.svl_modules.parameters())
         if self.grad_scaler is not None:
             self.grad_scaler.scale(total).backward()
             self.grad_scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(params, 12)
+            self._clip_gradients()
             self.grad_scaler.step(self.optimizer)
             self.grad_scaler.update()
         else:
             total.backward()
-            torch.nn.utils.clip_grad_norm_(params, 12)
+            self._clip_gradients()
             self.optimizer.step()
+        self.after_optimizer_step()
         for k, v in losses.items():
             if k != "total":
                 self._epoch_scalars[k].append(float(v.detach()) if torch.is_tensor(v) else float(v))
         return {"loss": total.detach().cpu().numpy()}
+
+    def _clip_gradients(self) -> None:
+        """nnU-Net's clipping (norm 12) of the network's gradients, and separately of the plugin's modules' [ours]: a
+        head's large gradients must not shrink the network's step."""
+        torch.nn.utils.clip_grad_norm_(self.network.parameters(), 12)
+        extra = [p for p in self.svl_modules.parameters() if p.requires_grad]
+        if extra:
+            torch.nn.utils.clip_grad_norm_(extra, 12)
+
+    def after_optimizer_step(self) -> None:
+        """Hook: after every optimiser step (e.g. an EMA update)."""
 
     def record_scalar(self, key: str, value: float) -> None:
         """Record a scalar for this epoch's mean (e.g. from a label round)."""

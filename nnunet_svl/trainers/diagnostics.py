@@ -38,7 +38,7 @@ CLEAN_LABELS_ENV_VAR = "NNUNET_SVL_CLEAN_LABELS"
 MEMORISATION_KEYS = ("mem_noisy_vs_given", "mem_noisy_vs_clean", "mem_clean_vs_given")
 QUALITY_KEYS = ("q_flip_precision_noisy", "q_flip_precision_clean", "q_recall_noisy", "q_net_fixed_noisy",
                 "q_net_fixed_clean", "q_dice_in_force_noisy", "q_dice_in_force_clean", "q_omega_auroc",
-                "q_case_auroc")
+                "q_case_auroc", "q_flag_precision", "q_flag_recall")
 DIAGNOSTIC_KEYS = MEMORISATION_KEYS + QUALITY_KEYS
 
 
@@ -91,6 +91,9 @@ class DiagnosticsMixin:
         return data, np.asarray(seg[:], dtype=np.int16)
 
     def given_label(self, case: str) -> np.ndarray:
+        """The given label of a training case (cached only while diagnostics are on: benchmark-sized data)."""
+        if not self.diagnostics_enabled:
+            return self.preprocessed_case(case)[1]
         if case not in self._given_cache:
             self._given_cache[case] = self.preprocessed_case(case)[1]
         return self._given_cache[case]
@@ -184,14 +187,15 @@ class DiagnosticsMixin:
 
     # ------------------------------------------------------------------------------------------ label rounds
     def observe_round_case(self, case: str, before: np.ndarray, after: np.ndarray, omega: Optional[np.ndarray],
-                           case_score: Optional[float]) -> None:
+                           case_score: Optional[float], flagged: Optional[bool] = None) -> None:
         if not self.diagnostics_enabled:
             return
         given = self.given_label(case)[0]
         valid = valid_voxels(given, self.label_manager.ignore_label)
         classes = [0] + [int(c) for c in self.label_manager.foreground_labels]
         self._round_records.append(case_record(given, before[0], after[0], self.clean_label(case)[0], classes, valid,
-                                               omega=None if omega is None else omega[0], case_score=case_score))
+                                               omega=None if omega is None else omega[0], case_score=case_score,
+                                               flagged=flagged))
 
     def finish_round_quality(self, round_index: int, kind: str) -> Optional[dict]:
         """Summarise the round's records over all ranks, log ``q_*`` scalars, append to svl_diagnostics.json."""
@@ -212,7 +216,9 @@ class DiagnosticsMixin:
                     "q_dice_in_force_noisy": _mean_class_dice(summary, "noisy"),
                     "q_dice_in_force_clean": _mean_class_dice(summary, "clean"),
                     "q_omega_auroc": summary.get("omega_auroc_voxels"),
-                    "q_case_auroc": summary.get("case_score_auroc")}
+                    "q_case_auroc": summary.get("case_score_auroc"),
+                    "q_flag_precision": summary.get("flag_precision"),
+                    "q_flag_recall": summary.get("flag_recall")}
         for key, value in headline.items():
             if value is not None:
                 self.record_scalar(key, value)

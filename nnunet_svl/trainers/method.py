@@ -25,6 +25,8 @@ from nnunet_svl.parts.base import Batch, CaseRound, LabelSpace, MethodPart
 from nnunet_svl.parts.label_round import LabelRoundEngine, agreement_of
 from nnunet_svl.parts.voxels import first_scale
 from nnunet_svl.rl.part import VA3CPart
+from nnunet_svl.runtime.distributed import all_gather_list
+from nnunet_svl.teacher.part import TeacherGatePart
 from nnunet_svl.runtime.seeding import train_seed_from_env
 from nnunet_svl.trainers.base import nnUNetTrainerSVLBase, unwrap_module
 from nnunet_svl.trainers.case_inference import sliding_window_maps
@@ -39,15 +41,19 @@ class DecoderFeatureHook:
     features (B, F, *spatial) the vA3C head and the alignment loss are fed with (METHOD §1.2)."""
 
     def __init__(self, network: nn.Module):
-        net = unwrap_module(network)
-        try:
-            layer = net.decoder.seg_layers[-1]
-        except AttributeError:
-            raise RuntimeError(f"{type(net).__name__} has no decoder.seg_layers; nnunet_svl's trainers need one of "
-                               "nnU-Net's U-Net architectures (PlainConvUNet, ResidualEncoderUNet)") from None
+        layer = self.last_layer(network)
         self.channels = int(layer.in_channels)
         self.features: Optional[torch.Tensor] = None
         self._handle = layer.register_forward_pre_hook(self._grab)
+
+    @staticmethod
+    def last_layer(network: nn.Module) -> nn.Module:
+        net = unwrap_module(network)
+        try:
+            return net.decoder.seg_layers[-1]
+        except AttributeError:
+            raise RuntimeError(f"{type(net).__name__} has no decoder.seg_layers; nnunet_svl's trainers need one of "
+                               "nnU-Net's U-Net architectures (PlainConvUNet, ResidualEncoderUNet)") from None
 
     def _grab(self, module, inputs):
         self.features = inputs[0]
@@ -71,14 +77,19 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
         """DALE first (its ω is in the case when vA3C's correction gate reads it), then vA3C."""
         space = self.label_space
         parts: list[MethodPart] = []
+        if self.cfg.case_gate:
+            gate = TeacherGatePart(self.cfg, space, self.num_epochs, self.network_module, gather=all_gather_list)
+            gate.log = self.print_to_log_file
+            parts.append(gate)
         if self.cfg.use_dale:
             parts.append(DalePart(self.cfg, space, self.num_epochs,
                                   base_loss=self.loss if self.uses_weight_channels else None))
         if self.cfg.use_rl:
-            va3c = VA3CPart(self.cfg, space, self.num_epochs, self.feature_hook.channels,
+            va3c = VA3CPart(self.cfg, space, self.num_epochs, DecoderFeatureHook.last_layer(self.network).in_channels,
                             dim=len(self.configuration_manager.patch_size),
                             num_input_channels=int(self.num_input_channels), device=self.device,
-                            rank=self.local_rank, segment=self._segment, confidence_gate=self.cfg.use_dale,
+                            rank=self.local_rank, segment=self._segment,
+                            confidence_gate=self.cfg.use_dale and not self.cfg.case_gate,
                             seed_offset=train_seed_from_env() or 0)
             va3c.log = self.print_to_log_file
             parts.append(va3c)
@@ -94,9 +105,10 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
             raise SVLInputError(CLEAN_LABELS_ENV_VAR, f"{type(self).__name__} is an ORACLE ablation: it needs the "
                                 "clean training labels", "set it to the clean label folder (nnunet-svl benchmark "
                                 "does) or train a trainer without 'Oracle' in its name")
-        self.feature_hook = DecoderFeatureHook(self.network)
         self.label_space = LabelSpace.of(self.label_manager)
+        # parts first: the teacher is a copy of the network and must not copy the feature hook registered after it
         self.parts = self.method_parts()
+        self.feature_hook = DecoderFeatureHook(self.network)
         for part in self.parts:
             for name, module in part.build_modules().items():
                 self.svl_modules[name] = module
@@ -138,6 +150,7 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
     def _case_arrays(self, case: str):
         """Preprocessed data (C, *sp), the label currently in force (1, *sp) and DALE's stored loss statistics."""
         data, given = self.preprocessed_case(case)
+        self._round_given = (case, given)        # read once per case and round (see _references)
         stored = self.label_store.load(case)
         label = stored.label if stored is not None else given
         return data, label.astype(np.int16), self.label_store.load_stats(case)
@@ -163,8 +176,8 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
             round_index, totals = self.round_engine.run(plan, self.training_case_ids(), self._case_arrays,
                                                         self._infer, self._forward,
                                                         self._observe_case if self.diagnostics_enabled else None,
-                                                        self._oracle_references if self.cfg.oracle_gate != "none"
-                                                        else None)
+                                                        self._references if self.cfg.oracle_gate != "none"
+                                                        or self.cfg.case_gate else None)
         finally:
             self.set_deep_supervision_enabled(True)
             self.network.train()
@@ -180,16 +193,25 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
         self.print_to_log_file(f"label round {round_index} ({plan.kind}): {totals}, {seconds:.1f} s")
         return {"round": round_index, "kind": plan.kind, **totals}
 
-    def _oracle_references(self, case: str) -> dict:
-        """ORACLE ablations only: the given and the clean label of a training case."""
-        return {"given": self.given_label(case), "clean": self.clean_label(case)}
+    def _references(self, case: str) -> dict:
+        """The given label (teacher gate) and, for ORACLE ablations only, the clean label of a training case."""
+        cached = getattr(self, "_round_given", None)
+        refs = {"given": cached[1] if cached is not None and cached[0] == case else self.given_label(case)}
+        if self.cfg.oracle_gate != "none":
+            refs["clean"] = self.clean_label(case)
+        return refs
+
+    def after_optimizer_step(self) -> None:
+        for part in self.parts:
+            part.after_step(self.network_module)
 
     def _observe_case(self, plan, case: CaseRound, before: np.ndarray, counts: dict) -> None:
-        """Diagnostics: the round's labels against the clean ones; per-case noise score = 1 − the network's
-        agreement with the label in force at the round's start."""
+        """Diagnostics: the round's labels against the clean ones; per-case noise score = the teacher gate's score
+        or, without a gate, 1 − the network's agreement with the label in force at the round's start."""
         agreement = agreement_of(counts)
-        self.observe_round_case(case.case, before, case.label, case.omega,
-                                None if agreement is None else 1.0 - agreement)
+        gate = self.part(TeacherGatePart)
+        score = gate.last_score(case.case) if gate is not None else (None if agreement is None else 1.0 - agreement)
+        self.observe_round_case(case.case, before, case.label, case.omega, score, flagged=case.flagged)
 
     # ------------------------------------------------------------------------------------------ checkpoint state
     def svl_state_dict(self) -> dict:

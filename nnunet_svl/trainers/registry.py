@@ -64,6 +64,8 @@ ABLATION_DOCS: dict[str, str] = {
     "OracleVoxelGate": "ORACLE (benchmark only, needs clean labels): only flips to the clean label are kept",
     "FuzzyFromStart": "DALE weight 1 - m(1 - omega) from the first epoch (no warm-up that drops the fuzzy band)",
     "OmegaAcrossCases": "omega normalised per class across all training cases, not within each case",
+    "Gated": "the teacher gate (METHOD §5): EMA teacher, only cases flagged noisy are touched, labels recomputed from "
+             "the given label each round, head features detached and the segmentation loss at weight 1",
 }
 BUDGET_DOCS: dict[str, str] = {
     "tiny": "3 epochs x 5 iterations, compressed schedule (tests)",
@@ -82,10 +84,11 @@ ABLATIONS: dict[str, dict] = {
     "OracleVoxelGate": dict(oracle_gate="voxel"),
     "FuzzyFromStart": dict(dale_warmup_end=0),
     "OmegaAcrossCases": dict(omega_normalisation="class_across_cases"),
+    "Gated": dict(case_gate=True, rl_features_grad=False, rl_loss_mixing="additive"),
 }
 RL_ABLATIONS = ("NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
-                "OracleCaseGate", "OracleVoxelGate")
-DALE_ABLATIONS = ("NoAlignment", "FuzzyFromStart", "OmegaAcrossCases")
+                "OracleCaseGate", "OracleVoxelGate", "Gated")
+DALE_ABLATIONS = ("NoAlignment", "FuzzyFromStart", "OmegaAcrossCases", "Gated")
 
 TRAINERS: dict[str, type] = {}
 
@@ -114,7 +117,7 @@ def _variant(base: type, ablation: Optional[str], budget: Optional[str]) -> type
 
 
 for _base, _ablations in ((nnUNetTrainerVA3C, RL_ABLATIONS), (nnUNetTrainerDALE, DALE_ABLATIONS),
-                          (nnUNetTrainerSVLDRL, RL_ABLATIONS + DALE_ABLATIONS)):
+                          (nnUNetTrainerSVLDRL, tuple(dict.fromkeys(RL_ABLATIONS + DALE_ABLATIONS)))):
     _register(_base)
     for _budget in (None, "tiny", "demo", "bench"):
         for _abl in (None,) + _ablations:

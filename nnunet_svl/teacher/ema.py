@@ -1,0 +1,41 @@
+"""The teacher: an exponential moving average of the segmentation network's weights [ours; mean-teacher / temporal
+ensembling]. Updated after every optimiser step on the device, without host synchronisation; used only in label
+rounds (no gradient). Its predictions are smoother over time than the student's, so a label round is decided by a
+network that has not yet fitted the latest noise."""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+class EMATeacher(nn.Module):
+    """Holds a frozen copy of ``network``; :meth:`update` moves it towards the student by ``1 − decay``."""
+
+    def __init__(self, network: nn.Module, decay: float = 0.99):
+        super().__init__()
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"decay must be in [0, 1), got {decay}")
+        self.decay = decay
+        self.model = copy.deepcopy(network)
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.model.eval()
+
+    @torch.no_grad()
+    def update(self, network: nn.Module) -> None:
+        student = [p.detach() for p in network.parameters()]
+        mine = list(self.model.parameters())
+        torch._foreach_lerp_(mine, student, 1.0 - self.decay)
+        for b_t, b_s in zip(self.model.buffers(), network.buffers()):
+            b_t.copy_(b_s)
+
+    def forward(self, x: torch.Tensor):
+        return self.model(x)
+
+    def train(self, mode: bool = True) -> "EMATeacher":
+        # the teacher always runs in eval mode (instance norm has no running statistics, dropout is off)
+        super().train(mode)
+        self.model.eval()
+        return self

@@ -1,0 +1,105 @@
+"""The teacher gate as a method part (METHOD.md §5) [ours]: no harm by construction, per-case noise first, a teacher
+decides.
+
+In every label round (config ``case_gate``), before DALE and vA3C see a case:
+
+1. The EMA teacher (:mod:`nnunet_svl.teacher.ema`) segments the case; its disagreement with the *given* label is the
+   case's noise score (:func:`nnunet_svl.teacher.case_flags.disagreement_score`).
+2. The label in force is reset to the given label: corrections are recomputed from it every round, never
+   accumulated.
+3. A case is *flagged* noisy when its score was an outlier among all cases (:func:`flag_cases`) in an earlier round
+   from ``gate_start`` on (flags are decided after a round over all cases' scores and act from the next round).
+   Unflagged cases train exactly as with nnU-Net: the given label, ω = 1, no fuzzy down-weighting, no flip.
+4. In a flagged case the teacher's disagreements with the given label are *disputed* voxels: DALE gives them weight 0
+   (``CaseRound.voxel_weight``), and vA3C may flip those where the teacher is confident (≥ ``teacher_flip_confidence``)
+   and the agents' refined belief agrees.
+
+The flags are reported per round (``gate_flagged`` in the round's counts, the list in the part's state and the log).
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from nnunet_svl.parts.base import CaseRound, LabelSpace, MethodPart, RoundPlan
+from nnunet_svl.parts.voxels import first_scale
+from nnunet_svl.runtime.config import SVLConfig, epoch_boundary
+from nnunet_svl.teacher.case_flags import disagreement_score, flag_cases
+from nnunet_svl.teacher.ema import EMATeacher
+
+
+class TeacherGatePart(MethodPart):
+    name = "teacher_gate"
+
+    def __init__(self, cfg: SVLConfig, space: LabelSpace, num_epochs: int, network: nn.Module,
+                 gather: Callable[[list], list[list]] = lambda items: [items]):
+        super().__init__()
+        self.cfg = cfg
+        self.space = space
+        self.num_epochs = num_epochs
+        self.teacher = EMATeacher(network, decay=cfg.teacher_ema)
+        decoder = getattr(self.teacher.model, "decoder", None)
+        if decoder is not None and hasattr(decoder, "deep_supervision"):
+            decoder.deep_supervision = False   # the teacher is only used for whole-case inference
+        self.gather = gather
+        self.flagged: set[str] = set()
+        self.flag_counts: dict[str, int] = {}
+        self._scores: dict[str, float] = {}
+        self.log: Callable[[str], None] = lambda message: None
+
+    def build_modules(self) -> dict[str, nn.Module]:
+        return {"teacher": self.teacher}
+
+    def after_step(self, network: nn.Module) -> None:
+        self.teacher.update(network)
+
+    @property
+    def start_epoch(self) -> int:
+        return epoch_boundary(self.cfg.gate_start, self.num_epochs)
+
+    # ------------------------------------------------------------------------------------------ label rounds
+    def patch_maps(self, plan: RoundPlan, x: torch.Tensor, logits: torch.Tensor,
+                   features: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            return {"teacher": self.space.probabilities(first_scale(self.teacher(x)))}
+
+    def update_case(self, plan: RoundPlan, case: CaseRound) -> dict:
+        given = case.reference["given"]
+        teacher = case.maps["teacher"]
+        teacher_label = self.space.classes_array()[teacher.argmax(0)] if not self.space.has_regions else \
+            (teacher > 0.5).any(0).astype(np.int16)
+        valid = self.space.valid(given[0])
+        self._scores[case.case] = disagreement_score(teacher_label, given[0], valid)
+        case.label = given.copy()                              # recomputed from the given label every round
+        case.flagged = case.case in self.flagged
+        case.teacher_label = teacher_label
+        if case.flagged:
+            case.disputed = (teacher_label != given[0]) & valid
+        return {"gate_flagged": int(case.flagged)}
+
+    def last_score(self, case: str) -> Optional[float]:
+        """The case's disagreement score in the round under way (this rank's cases)."""
+        return self._scores.get(case)
+
+    def finish_round(self, plan: RoundPlan, totals: dict) -> None:
+        scores = dict(item for part in self.gather(list(self._scores.items())) for item in part)
+        self._scores = {}
+        if plan.epoch < self.start_epoch or not scores:
+            return
+        new = flag_cases(scores, k=self.cfg.case_flag_k, margin=self.cfg.case_flag_margin)
+        for c in new:
+            self.flag_counts[c] = self.flag_counts.get(c, 0) + 1
+        self.flagged = {c for c, n in self.flag_counts.items() if n >= self.cfg.case_flag_persist}
+        self.log(f"teacher gate: {len(self.flagged)} of {len(scores)} cases flagged "
+                 f"({sorted(self.flagged)}); scores {{{', '.join(f'{k}: {v:.3f}' for k, v in sorted(scores.items()))}}}")
+
+    # ------------------------------------------------------------------------------------------ checkpoint
+    def state_dict(self) -> dict:
+        return {"gate_flag_counts": dict(self.flag_counts)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.flag_counts = dict(state.get("gate_flag_counts", {}))
+        self.flagged = {c for c, n in self.flag_counts.items() if n >= self.cfg.case_flag_persist}
