@@ -30,7 +30,7 @@ CHANGE_CODES = {"unchanged": 0, "added": 1, "removed": 2, "class_changed": 3}
 class RunContext:
     """What is needed to map a fold's label store back to the raw dataset."""
 
-    def __init__(self, run_dir: Path, fold: int, preprocessed_root: Path, raw_dataset_dir: Path):
+    def __init__(self, run_dir: Path, fold, preprocessed_root: Path, raw_dataset_dir: Path):
         from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
         self.run_dir = Path(run_dir)

@@ -6,10 +6,20 @@ evaluation on the clean test labels. Reports, per method: Dice, IoU, HD95, ASSD 
 label-repair figure (Dice of the training labels the run ended with vs clean, minus noisy vs clean, over the noisy
 cases), and the overhead ratios to ``nnUNetTrainer`` measured in the same run (median time per epoch, peak memory).
 
-Presets: ``cpu`` (default) — the demo dataset, nnU-Net's plans with a 4× narrower network (``nnunet-svl
-narrow-plans``) and the ``_bench`` budget (see ``trainers/budgets.py``), sized to finish in about an hour on 2 CPU
-cores; ``full`` — nnU-Net's default plans and budget, for GPU machines. Every finished step is skipped when the command
-is run again, so an interrupted benchmark resumes where it stopped.
+Seeds: ``--seeds S1 S2 ...`` varies the noise (the corruption seed) and the training seed together: every
+``nnUNetv2_train`` of seed S runs with ``NNUNET_SVL_TRAIN_SEED=S``, and every training of seed S writes to its own
+``nnUNet_results`` root, ``WORKSPACE/results_seed<S>/`` (predictions under ``benchmark_predictions/seed<S>/``), so the
+clean source dataset, trained once per seed, never shares a run folder between seeds. For every seed every method is
+also trained on the clean labels (the no-harm check; ``clean_methods=False`` / ``--no-clean-methods``: only
+``nnUNetTrainer``). Settings are keyed ``<protocol>_r<ratio>_s<seed>`` and ``clean_s<seed>``; the report pools the
+seeds of one group (``<protocol>_r<ratio>`` or ``clean``) and states each method's paired difference to
+``nnUNetTrainer`` with 95 % intervals (:mod:`nnunet_svl.tools.stats`).
+
+Presets (:data:`PRESETS`, one :class:`Preset` entry each): ``cpu`` / ``cpu40`` (default) — the 40³ demo dataset,
+nnU-Net's plans with a 4× narrower network (``nnunet-svl narrow-plans``) and the ``_bench`` budget (see
+``trainers/budgets.py``), about 5 minutes per trained model on 2 CPU cores; ``full`` — nnU-Net's default plans and
+budget, for GPU machines; ``smoke`` — a few iterations, checks the pipeline. Every finished step is skipped when the
+command is run again, so an interrupted benchmark resumes where it stopped.
 """
 from __future__ import annotations
 
@@ -18,13 +28,16 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from nnunet_svl.runtime.atomic_io import atomic_write_bytes, atomic_write_json
-from nnunet_svl.tools.pipeline import NNUNetWorkspace, _bin
+from nnunet_svl.runtime.atomic_io import atomic_write_bytes
+from nnunet_svl.tools.pipeline import NNUNetWorkspace
 
+TRAIN_SEED_ENV = "NNUNET_SVL_TRAIN_SEED"  # read by the trainers (nnunet_svl.runtime.seeding; not imported: torch)
+CLEAN_LABELS_ENV = "NNUNET_SVL_CLEAN_LABELS"  # diagnostics only (nnunet_svl.trainers.diagnostics)
+BASELINE = "nnUNetTrainer"
 METHODS = ("nnUNetTrainer", "nnUNetTrainerDALE", "nnUNetTrainerVA3C", "nnUNetTrainerSVLDRL")
 SOURCE_ID = 990
 FIRST_NOISY_ID = 901
@@ -32,17 +45,34 @@ FIRST_NOISY_ID = 901
 
 @dataclass
 class Preset:
+    """Everything a benchmark regime fixes; a new regime is one more entry in :data:`PRESETS`."""
     name: str
     plans: str
     budget: Optional[str]          # trainer suffix; None = nnU-Net's default budget
-    narrow: bool
+    narrow: bool                   # write the 4x narrower plans (``plans`` names them)
+    demo_shape: Optional[tuple] = None   # (X, Y, Z) of the demo dataset written when no --source; None = its default
+    n_train: int = 12              # demo dataset: training cases
+    n_test: int = 6                # demo dataset: test cases
+    configuration: str = "3d_fullres"
+    fold: Union[int, str] = 0     # an nnU-Net fold: 0-4 or "all"
+    noise_params: dict = field(default_factory=dict)
+    """protocol -> keyword arguments for :func:`nnunet_svl.tools.corrupt.corrupt_dataset`, e.g.
+    ``{"mt": {"side_range": [5, 11]}}``; protocols not named use the protocol's defaults"""
+    description: str = ""
 
 
-PRESETS = {"cpu": Preset("cpu", "nnUNetPlans_narrow", "bench", True),
-           "full": Preset("full", "nnUNetPlans", None, False),
-           "smoke": Preset("smoke", "nnUNetPlans_narrow", "tiny", True)}  # checks the pipeline, numbers meaningless
 # the demo dataset the cpu preset writes when no --source is given: 40³ keeps ~500 iterations per model in minutes
 CPU_DEMO_SHAPE = (40, 40, 40)
+_CPU40 = dict(plans="nnUNetPlans_narrow", budget="bench", narrow=True, demo_shape=CPU_DEMO_SHAPE,
+              description="2 CPU cores: 40³ demo, narrow network, 500 iterations (~5 min) per model")
+PRESETS = {p.name: p for p in (
+    Preset("cpu", **_CPU40),
+    Preset("cpu40", **_CPU40),
+    Preset("full", "nnUNetPlans", None, False, description="nnU-Net's default plans and budget (GPU)"),
+    # checks the pipeline, numbers meaningless
+    Preset("smoke", "nnUNetPlans_narrow", "tiny", True, demo_shape=CPU_DEMO_SHAPE,
+           description="a few iterations, checks the pipeline only"),
+)}
 
 
 def trainer_class_name(method: str, preset: Preset) -> str:
@@ -59,8 +89,13 @@ class RunResult:
     method: str
     trainer: str
     noise: str
+    """the setting key: ``<protocol>_r<ratio>_s<seed>`` or ``clean_s<seed>``"""
     per_case: dict = field(default_factory=dict)
-    """metric -> per test case value (mean over foreground classes)"""
+    """metric -> per test case value (mean over foreground classes), in the order of ``case_ids``"""
+    case_ids: list = field(default_factory=list)
+    seed: Optional[int] = None
+    group: Optional[str] = None
+    """the setting without its seed (``<protocol>_r<ratio>`` or ``clean``); seeds of one group are pooled"""
     seconds_per_epoch: float = float("nan")
     peak_rss_mb: float = float("nan")
     cuda_peak_mb: Optional[float] = None
@@ -96,13 +131,14 @@ def _epoch_seconds(checkpoint_path: Path) -> tuple[float, dict]:
     return float(np.median(durations)) if durations else float("nan"), curves
 
 
-def label_repair(ws: NNUNetWorkspace, noisy_dir: Path, run_dir: Path, plans: str, configuration: str) -> Optional[dict]:
+def label_repair(ws: NNUNetWorkspace, noisy_dir: Path, run_dir: Path, plans: str, configuration: str,
+                 fold: Union[int, str] = 0) -> Optional[dict]:
     """Dice(final training label, clean) − Dice(noisy, clean), mean over noisy training cases of the fold."""
     from nnunet_svl.tools.audit import final_training_labels_original_geometry
     from nnunet_svl.tools.metrics import dice
 
     manifest = json.loads((noisy_dir / "noise_manifest.json").read_text())
-    finals = final_training_labels_original_geometry(ws, noisy_dir.name, run_dir, plans, configuration)
+    finals = final_training_labels_original_geometry(ws, noisy_dir.name, run_dir, plans, configuration, fold)
     if finals is None:
         return None
     from nnunet_svl.tools.raw_dataset import load_raw_dataset, read_sitk
@@ -128,54 +164,99 @@ def label_repair(ws: NNUNetWorkspace, noisy_dir: Path, run_dir: Path, plans: str
             "dice_final_vs_clean_on_clean_cases": float(np.mean(untouched)) if untouched else None}
 
 
+def seed_workspace(ws: NNUNetWorkspace, seed: int) -> NNUNetWorkspace:
+    """The workspace every training of ``seed`` runs in: same raw and preprocessed data, its own ``nnUNet_results``
+    root (``results_seed<seed>/``), and ``NNUNET_SVL_TRAIN_SEED`` set for the trainers."""
+    results = ws.root / f"results_seed{int(seed)}"
+    results.mkdir(parents=True, exist_ok=True)
+    env = {**ws.env, "nnUNet_results": str(results), TRAIN_SEED_ENV: str(int(seed))}
+    return NNUNetWorkspace(root=ws.root, env=env, log_dir=ws.log_dir, quiet=ws.quiet)
+
+
+def _check_demo_dataset(src: Path, p: Preset) -> None:
+    """A demo dataset left in the workspace by another preset would be reused silently: refuse it instead."""
+    import SimpleITK as sitk
+
+    from nnunet_svl.runtime.errors import SVLInputError
+
+    info = json.loads((src / "dataset.json").read_text())
+    images = sorted((src / "imagesTr").glob("*"))
+    found_shape = None
+    if images:
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(images[0]))
+        reader.ReadImageInformation()
+        found_shape = tuple(int(v) for v in reader.GetSize())
+    want_shape = tuple(p.demo_shape) if p.demo_shape else None
+    n_test = len(list((src / "labelsTs").glob("*"))) if (src / "labelsTs").is_dir() else 0
+    if info.get("numTraining") != p.n_train or n_test != p.n_test or (want_shape and found_shape != want_shape):
+        raise SVLInputError(src, f"the workspace's demo dataset ({info.get('numTraining')} training, {n_test} test "
+                                 f"cases, shape {found_shape}) was not written for preset {p.name!r} ({p.n_train}, "
+                                 f"{p.n_test}, shape {want_shape or 'default'})",
+                            "use a new --workspace for this preset")
+
+
+def _dataset_id(ds: Path) -> int:
+    return int(ds.name[len("Dataset"):].split("_")[0])
+
+
 def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequence[str] = ("mt", "dilate"),
                   ratios: Sequence[float] = (0.5,), seeds: Sequence[int] = (0,), methods: Sequence[str] = METHODS,
-                  preset: str = "cpu", device: str = "cpu", configuration: str = "3d_fullres", fold: int = 0,
-                  output: Optional[Path] = None) -> dict:
+                  preset: str = "cpu", device: str = "cpu", configuration: Optional[str] = None,
+                  fold: Optional[Union[int, str]] = None, output: Optional[Path] = None, clean_methods: bool = True) -> dict:
+    """``configuration``/``fold``: None = the preset's. ``clean_methods``: train every method on the clean labels of
+    every seed (the no-harm check); False: only ``nnUNetTrainer`` (the upper bound), for quick runs."""
     from nnunet_svl.tools.corrupt import corrupt_dataset
     from nnunet_svl.tools.demo_data import write_demo_dataset
-    from nnunet_svl.tools.evaluate import evaluate_folders
+    from nnunet_svl.tools.evaluate import evaluate_folders, write_results_json
     from nnunet_svl.tools.plans import write_narrow_plans
     from nnunet_svl.tools.raw_dataset import find_dataset_folder
 
     p = PRESETS[preset]
+    configuration = configuration or p.configuration
+    fold = p.fold if fold is None else (fold if fold == "all" else int(fold))
+    seeds = list(dict.fromkeys(int(s) for s in seeds))
     ws = NNUNetWorkspace.create(Path(workspace))
     out_dir = Path(output) if output else ws.root / "benchmark"
     out_dir.mkdir(parents=True, exist_ok=True)
-    _progress(f"workspace {ws.root}, preset {preset}, logs in {ws.log_dir}")
+    _progress(f"workspace {ws.root}, preset {preset}, seeds {seeds}, logs in {ws.log_dir}")
 
     # 1. source dataset (clean labels)
     if source is None:
         src = next(iter(sorted(ws.raw.glob(f"Dataset{SOURCE_ID:03d}_*"))), None)
         if src is None:
             _progress("step 1: writing the demo dataset")
-            src = write_demo_dataset(ws.raw, dataset_id=SOURCE_ID,
-                                     **({} if preset == "full" else {"shape": CPU_DEMO_SHAPE}))
+            src = write_demo_dataset(ws.raw, dataset_id=SOURCE_ID, n_train=p.n_train, n_test=p.n_test,
+                                     **({"shape": tuple(p.demo_shape)} if p.demo_shape else {}))
+        else:
+            _check_demo_dataset(src, p)
     else:
         src = find_dataset_folder(source, ws.raw if Path(ws.raw).exists() else None)
-    src_id = int(src.name[len("Dataset"):].split("_")[0])
 
-    # 2. noisy copies
-    noisy: list[tuple[str, Path]] = []
+    # 2. noisy copies (one per protocol, ratio and seed: the seed is the corruption seed)
+    noisy: list[tuple[str, str, int, Path]] = []   # (setting key, group, seed, dataset folder)
     next_id = FIRST_NOISY_ID
     for protocol in protocols:
         for ratio in ratios:
             for seed in seeds:
-                tag = f"{protocol}_r{ratio:g}_s{seed}"
+                group = f"{protocol}_r{ratio:g}"
+                tag = f"{group}_s{seed}"
                 name = f"{src.name.split('_', 1)[1]}_{tag}".replace(".", "p")
                 existing = sorted(ws.raw.glob(f"Dataset*_{name}"))
                 if existing:
-                    noisy.append((tag, existing[0]))
+                    noisy.append((tag, group, seed, existing[0]))
                     continue
                 while any(ws.raw.glob(f"Dataset{next_id:03d}_*")):
                     next_id += 1
                 _progress(f"step 2: corrupting {src.name} with {protocol}, rho={ratio}, seed={seed}")
-                noisy.append((tag, corrupt_dataset(src, target_id=next_id, protocol=protocol, ratio=ratio,
-                                                   seed=seed, raw_root=ws.raw, target_name=name)))
+                noisy.append((tag, group, seed, corrupt_dataset(src, target_id=next_id, protocol=protocol,
+                                                                ratio=ratio, seed=seed, raw_root=ws.raw,
+                                                                target_name=name,
+                                                                **dict(p.noise_params.get(protocol, {})))))
 
     # 3. plan and preprocess
-    for ds in [src] + [d for _, d in noisy]:
-        ds_id = int(ds.name[len("Dataset"):].split("_")[0])
+    for ds in [src] + [d for *_, d in noisy]:
+        ds_id = _dataset_id(ds)
         pre = ws.preprocessed / ds.name
         if not (pre / "nnUNetPlans.json").is_file() or not any(pre.glob(f"nnUNetPlans_{configuration}*")):
             _progress(f"step 3: nnUNetv2_plan_and_preprocess -d {ds_id} -c {configuration}")
@@ -183,50 +264,59 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
         if p.narrow:
             write_narrow_plans(ws.preprocessed, ds_id, target_plans=p.plans)
 
-    # 4-6. train, predict, evaluate
-    jobs = [("clean", src, "nnUNetTrainer")] + [(tag, d, m) for tag, d in noisy for m in methods]
+    # 4-6. train, predict, evaluate; seed by seed, so that an interrupted run has whole seeds
+    clean_list = list(methods) if clean_methods else []
+    clean_list = [BASELINE] + [m for m in clean_list if m != BASELINE]
+    jobs = []   # (setting key, group, seed, dataset, method)
+    for seed in seeds:
+        jobs += [(f"clean_s{seed}", "clean", seed, src, m) for m in clean_list]
+        jobs += [(tag, group, s, d, m) for tag, group, s, d in noisy if s == seed for m in methods]
     results: list[RunResult] = []
-    for i, (noise, ds, method) in enumerate(jobs, 1):
-        ds_id = int(ds.name[len("Dataset"):].split("_")[0])
+    for i, (noise, group, seed, ds, method) in enumerate(jobs, 1):
+        sws = seed_workspace(ws, seed)
+        ds_id = _dataset_id(ds)
         trainer = trainer_class_name(method, p)
-        run_dir = ws.run_folder(ds.name, trainer, configuration, p.plans)
+        run_dir = sws.run_folder(ds.name, trainer, configuration, p.plans)
         fold_dir = run_dir / f"fold_{fold}"
         label = f"[{i}/{len(jobs)}] {method} on {noise}"
         measure_file = fold_dir / "svl_measure.json"
+        step = f"{ds_id}_{trainer}_s{seed}"
         if not (fold_dir / "checkpoint_final.pth").is_file() or not measure_file.is_file():
-            _progress(f"{label}: training {trainer} (log: {ws.log_dir}/train_{ds_id}_{trainer}.log)")
+            _progress(f"{label}: training {trainer} (log: {ws.log_dir}/train_{step}.log)")
             resume = (fold_dir / "checkpoint_latest.pth").is_file()
-            tmp_measure = ws.log_dir / f"measure_{ds_id}_{trainer}.json"
+            tmp_measure = ws.log_dir / f"measure_{step}.json"
             argv = [sys.executable, "-m", "nnunet_svl.tools.measure", str(tmp_measure), "nnUNetv2_train", str(ds_id),
                     configuration, str(fold), "-tr", trainer, "-p", p.plans, "-device", device]
             if resume:
                 argv.append("--c")
-            ws.run(f"train_{ds_id}_{trainer}", argv, extra_env={"nnUNet_n_proc_DA": ws.env.get("nnUNet_n_proc_DA",
-                                                                                                   "0")})
+            # diagnostics only (memorisation curves, correction quality, oracle ablations): the clean labels
+            clean_dir = ds / "labelsTr_clean" if (ds / "labelsTr_clean").is_dir() else ds / "labelsTr"
+            sws.run(f"train_{step}", argv, extra_env={"nnUNet_n_proc_DA": ws.env.get("nnUNet_n_proc_DA", "0"),
+                                                      TRAIN_SEED_ENV: str(seed), CLEAN_LABELS_ENV: str(clean_dir)})
             fold_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(measure_file, tmp_measure.read_bytes())
-        pred_dir = ws.root / "benchmark_predictions" / ds.name / trainer
+        pred_dir = ws.root / "benchmark_predictions" / f"seed{seed}" / ds.name / trainer
         if not (pred_dir / "svl_evaluation.json").is_file():
             _progress(f"{label}: predicting the test images (stock nnUNetv2_predict)")
-            ws.predict(ds_id, trainer, ds / "imagesTs", pred_dir, configuration=configuration, folds=(fold,),
-                       plans=p.plans, device=device, name=f"predict_{ds_id}_{trainer}")
-            from nnunet_svl.tools.evaluate import write_results_json
-
+            sws.predict(ds_id, trainer, ds / "imagesTs", pred_dir, configuration=configuration, folds=(fold,),
+                        plans=p.plans, device=device, name=f"predict_{step}")
             write_results_json(evaluate_folders(pred_dir, ds / "labelsTs", dataset_json=ds / "dataset.json"),
                                pred_dir / "svl_evaluation.json")
         evaluation = json.loads((pred_dir / "svl_evaluation.json").read_text())
         measure = json.loads(measure_file.read_text())
         spe, curves = _epoch_seconds(fold_dir / "checkpoint_final.pth")
-        per_case = {metric: [_nanmean([m[metric] for m in c.values()]) for c in evaluation["per_case"].values()]
+        case_ids = list(evaluation["per_case"])
+        per_case = {metric: [_nanmean([m[metric] for m in evaluation["per_case"][c].values()]) for c in case_ids]
                     for metric in ("dice", "iou", "hd95", "assd")}
         r = RunResult(dataset=ds.name, method=method, trainer=trainer, noise=noise, per_case=per_case,
-                      seconds_per_epoch=spe, peak_rss_mb=measure["peak_rss_mb"],
-                      cuda_peak_mb=measure.get("cuda_peak_allocated_mb"), curves=curves)
-        if noise != "clean":
-            r.repair = label_repair(ws, ds, run_dir, p.plans, configuration) if method != "nnUNetTrainer" else \
+                      case_ids=case_ids, seed=seed, group=group, seconds_per_epoch=spe,
+                      peak_rss_mb=measure["peak_rss_mb"], cuda_peak_mb=measure.get("cuda_peak_allocated_mb"),
+                      curves=curves)
+        if group != "clean":
+            r.repair = label_repair(sws, ds, run_dir, p.plans, configuration, fold) if method != BASELINE else \
                 {"repair_points": 0.0}
         results.append(r)
-        _progress(f"{label}: mean Dice {np.mean(r.per_case['dice']):.4f}, {spe:.1f} s/epoch")
+        _progress(f"{label}: mean Dice {_nanmean(r.per_case['dice']):.4f}, {spe:.1f} s/epoch")
 
     from nnunet_svl.tools.benchmark_report import write_report
 

@@ -1,17 +1,27 @@
-"""The benchmark's outputs: ``benchmark.md`` (tables), ``benchmark.json`` (all numbers) and PNG plots."""
+"""The benchmark's outputs: ``benchmark.md`` (tables), ``benchmark.json`` (all numbers) and PNG plots.
+
+``benchmark.json``: ``settings`` — one entry per setting key (``<protocol>_r<ratio>_s<seed>``, ``clean_s<seed>``) with
+one row per method (its per-case values, so every statistic can be recomputed); ``groups`` — per setting group
+(seeds pooled: ``<protocol>_r<ratio>``, ``clean``) and method, Dice over seeds × cases and the paired difference to
+``nnUNetTrainer`` with its intervals (:mod:`nnunet_svl.tools.stats`); ``statistics`` — how those were computed.
+"""
 from __future__ import annotations
 
 import io
 import math
 import platform
+import re
 import time
 from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
 from nnunet_svl.runtime.atomic_io import atomic_write_bytes, atomic_write_json
+from nnunet_svl.tools.stats import (BASELINE, BOOTSTRAP_RESAMPLES, BOOTSTRAP_RNG_SEED, LEVEL, compare_to_baseline,
+                                    nan_to_none, pooled_mean_sd)
 
 
 def _mean_sd(values) -> tuple[float, float, int]:
@@ -43,34 +53,148 @@ def _machine() -> str:
     return f"{platform.platform()}, {os.cpu_count()} CPU cores, {gpu}, Python {platform.python_version()}"
 
 
+def split_setting(key: str) -> tuple[str, Optional[int]]:
+    """``mt_r0.5_s3`` -> (``mt_r0.5``, 3); ``clean_s0`` -> (``clean``, 0); a key without a seed -> (key, None)."""
+    m = re.fullmatch(r"(.*)_s(\d+)", key)
+    return (m.group(1), int(m.group(2))) if m else (key, None)
+
+
+def _group_seed(r) -> tuple[str, Optional[int]]:
+    group, seed = split_setting(r.noise)
+    return (getattr(r, "group", None) or group,
+            getattr(r, "seed", None) if getattr(r, "seed", None) is not None else seed)
+
+
+def _case_values(r, metric: str = "dice"):
+    """{case id: value} when the run names its cases, else the list (paired by position)."""
+    values = r.per_case.get(metric, [])
+    ids = getattr(r, "case_ids", None) or []
+    return dict(zip(ids, values)) if len(ids) == len(values) and ids else list(values)
+
+
+def _method_order(methods) -> list:
+    return sorted(set(methods), key=lambda m: (m != BASELINE, m))
+
+
+def _interval(lo, hi) -> str:
+    if lo is None or hi is None or not (np.isfinite(lo) and np.isfinite(hi)):
+        return "n/a"
+    return f"[{lo:+.2f}, {hi:+.2f}]"
+
+
+def aggregate(results: list) -> dict:
+    """Per setting group (seeds pooled) and method: Dice over seeds × cases and the paired comparison with the
+    baseline (:func:`nnunet_svl.tools.stats.compare_to_baseline`, in Dice points). ``clean`` first."""
+    by_group: dict = defaultdict(lambda: defaultdict(dict))   # group -> method -> seed -> values
+    runs_of: dict = defaultdict(lambda: defaultdict(list))
+    for r in results:
+        group, seed = _group_seed(r)
+        by_group[group][r.method][seed if seed is not None else -1] = _case_values(r)
+        runs_of[group][r.method].append(r)
+    groups = sorted(by_group, key=lambda g: not g.startswith("clean"))   # stable: otherwise first-seen order
+    out: dict = {}
+    for group in groups:
+        methods = by_group[group]
+        base = methods.get(BASELINE)
+        rows = []
+        for method in _method_order(methods):
+            vals = methods[method]
+            runs = runs_of[group][method]
+            repairs = [r.repair.get("repair_points") for r in runs if r.repair]
+            row = {"method": method, "dice": list(pooled_mean_sd(vals)), "n_seeds": len(vals),
+                   "seeds": sorted(vals), "trainers": sorted({r.trainer for r in runs}),
+                   "seconds_per_epoch": float(np.nanmedian([r.seconds_per_epoch for r in runs]))
+                   if any(np.isfinite(r.seconds_per_epoch) for r in runs) else None,
+                   "repair_points": float(np.mean(repairs)) if repairs and None not in repairs else None,
+                   "diff_vs_baseline": None}
+            if method != BASELINE and base is not None:
+                cmp = compare_to_baseline(vals, base, scale=100.0)
+                row["diff_vs_baseline"] = {
+                    "baseline": BASELINE, "units": "Dice points", "mean": nan_to_none(cmp["mean_diff"]),
+                    "n_pairs": cmp["n_pairs"], "n_seeds": cmp["n_seeds"], "seeds": cmp["seeds"],
+                    "t_interval": [nan_to_none(v) for v in cmp["t_interval"]],
+                    "bootstrap_interval": [nan_to_none(v) for v in cmp["bootstrap_interval"]],
+                    "t_marker": cmp["t_marker"], "bootstrap_marker": cmp["bootstrap_marker"]}
+            row["dice"] = [nan_to_none(row["dice"][0]), nan_to_none(row["dice"][1]), row["dice"][2]]
+            rows.append(row)
+        out[group] = rows
+    return out
+
+
+def _aggregate_lines(groups: dict) -> list:
+    lines = ["## Summary over seeds (paired with `nnUNetTrainer`)", "",
+             f"Dice: mean ± sd over seeds × test cases (n values). Δ: mean paired difference to `{BASELINE}` "
+             "(same seed, same test case; pairs with a missing value dropped) in Dice points; 95 % t-interval over",
+             f"the n pairs, and a two-level cluster bootstrap (seeds, then cases within seed; {BOOTSTRAP_RESAMPLES} "
+             "resamples, fixed RNG seed) as a robustness check. vs 0: where the t-interval lies (the bootstrap's "
+             "when it differs); n/a: fewer than two pairs.", "",
+             "| setting | method | seeds | n | Dice | Δ vs nnUNetTrainer (pts) | 95 % t-interval | 95 % bootstrap | "
+             "vs 0 |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for group, rows in groups.items():
+        for row in rows:
+            m, sd, n = row["dice"]
+            dice = "n/a" if m is None else f"{m:.4f} ± {sd:.4f}"
+            d = row["diff_vs_baseline"]
+            if d is None:
+                delta = t_iv = b_iv = marker = "—" if row["method"] == BASELINE else "n/a"
+            else:
+                delta = "n/a" if d["mean"] is None else f"{d['mean']:+.2f}"
+                t_iv, b_iv = _interval(*d["t_interval"]), _interval(*d["bootstrap_interval"])
+                marker = d["t_marker"]
+                if d["bootstrap_marker"] not in (marker, "n/a"):
+                    marker += f" (bootstrap: {d['bootstrap_marker']})"
+            lines.append(f"| {group} | {row['method']} | {row['n_seeds']} | {n} | {dice} | {delta} | {t_iv} | "
+                         f"{b_iv} | {marker} |")
+    return lines + [""]
+
+
 def write_report(results: list, out_dir: Path, preset, command: str) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     by_noise: dict[str, list] = defaultdict(list)
     for r in results:
         by_noise[r.noise].append(r)
-    clean = {r.method: r for r in by_noise.get("clean", [])}
-    clean_ref = clean.get("nnUNetTrainer")
+    clean_refs = {}
+    for r in results:
+        group, seed = _group_seed(r)
+        if group == "clean" and r.method == BASELINE:
+            clean_refs[seed] = r
+    groups = aggregate(results)
 
     lines = ["# nnunet_svl benchmark", "",
              f"- command: `{command}`",
              f"- preset: `{preset.name}` (plans `{preset.plans}`, budget `{preset.budget or 'nnU-Net default'}`)",
              f"- machine: {_machine()}",
              f"- date: {time.strftime('%Y-%m-%d %H:%M')}",
-             "- metrics on the clean test labels, mean ± sd over test cases (mean over foreground classes per case);",
+             "- metrics on the clean test labels (mean over foreground classes per case);",
              "  HD95/ASSD in mm; repair = Dice(final training labels, clean) − Dice(noisy, clean) over the noisy",
              "  training cases of the fold, in Dice points; ratios are to `nnUNetTrainer` on the same labels in this run.",
+             "- a seed sets both the noise (corruption seed) and the training seed (`NNUNET_SVL_TRAIN_SEED`).",
              ""]
-    summary: dict = {"preset": asdict(preset), "command": command, "machine": _machine(), "settings": {}}
+    lines += _aggregate_lines(groups)
+    lines += ["## Per run (mean ± sd over test cases)", ""]
+    summary: dict = {"preset": asdict(preset), "command": command, "machine": _machine(), "settings": {},
+                     "groups": groups,
+                     "statistics": {"baseline": BASELINE, "paired_by": "seed and test case",
+                                    "difference_units": "Dice points (100 × Dice)", "level": LEVEL,
+                                    "t_interval": "Student t over the n pooled paired differences (n − 1 df)",
+                                    "bootstrap": "two-level cluster percentile bootstrap: seeds, then cases "
+                                                 "within seed",
+                                    "bootstrap_resamples": BOOTSTRAP_RESAMPLES,
+                                    "bootstrap_rng_seed": BOOTSTRAP_RNG_SEED,
+                                    "degenerate": "intervals are null with fewer than two pairs; a t-interval of "
+                                                  "one point when all differences are equal"}}
     for noise, runs in by_noise.items():
-        base = next((r for r in runs if r.method == "nnUNetTrainer"), None)
-        lines += [f"## {noise}", "",
+        base = next((r for r in runs if r.method == BASELINE), None)
+        group, seed = _group_seed(runs[0])
+        lines += [f"### {noise}", "",
                   "| method | Dice | IoU | HD95 (mm) | ASSD (mm) | label repair (pts) | clean-case labels kept (Dice) | "
                   "s/epoch | time ratio | peak RSS (MB) | memory ratio |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
         rows = []
-        for r in runs:
-            d, i, h, a = (_mean_sd(r.per_case[k]) for k in ("dice", "iou", "hd95", "assd"))
+        for r in sorted(runs, key=lambda r: (r.method != BASELINE, r.method)):
+            d, i, h, a = (_mean_sd(r.per_case.get(k, [])) for k in ("dice", "iou", "hd95", "assd"))
             repair = r.repair.get("repair_points") if r.repair else None
             kept = r.repair.get("dice_final_vs_clean_on_clean_cases") if r.repair else None
             mem = r.cuda_peak_mb if r.cuda_peak_mb is not None else r.peak_rss_mb
@@ -82,21 +206,32 @@ def write_report(results: list, out_dir: Path, preset, command: str) -> dict:
                 f"{'n/a' if kept is None else f'{kept:.4f}'} | "
                 f"{r.seconds_per_epoch:.1f} | {_ratio(r.seconds_per_epoch, base.seconds_per_epoch) if base else 'n/a'} | "
                 f"{mem:.0f} | {_ratio(mem, base_mem) if base_mem else 'n/a'} |")
-            rows.append({"method": r.method, "trainer": r.trainer, "dataset": r.dataset, "dice": d, "iou": i,
+            rows.append({"method": r.method, "trainer": r.trainer, "dataset": r.dataset, "noise": noise,
+                         "group": group, "seed": seed, "dice": d, "iou": i,
                          "hd95": h, "assd": a, "repair": r.repair, "seconds_per_epoch": r.seconds_per_epoch,
                          "peak_rss_mb": r.peak_rss_mb, "cuda_peak_mb": r.cuda_peak_mb,
-                         "per_case": r.per_case})
-        if noise != "clean" and clean_ref is not None:
+                         "case_ids": list(getattr(r, "case_ids", None) or []), "per_case": r.per_case})
+        clean_ref = clean_refs.get(seed)
+        if group != "clean" and clean_ref is not None:
             cd = _mean_sd(clean_ref.per_case["dice"])
-            lines += ["", f"Upper bound (`nnUNetTrainer` on clean labels): Dice {_fmt(cd[0], cd[1], 4)}."]
+            lines += ["", f"Upper bound (`nnUNetTrainer` on clean labels, same seed): Dice {_fmt(cd[0], cd[1], 4)}."]
         lines.append("")
         summary["settings"][noise] = rows
     (out_dir / "benchmark.md").write_text("\n".join(lines) + "\n")
     atomic_write_json(out_dir / "benchmark.json", summary)
-    _plot_dice_bars(by_noise, out_dir / "dice_bars.png")
-    _plot_dice_vs_ratio(by_noise, out_dir / "dice_vs_ratio.png")
+    _plot_dice_bars(results, out_dir / "dice_bars.png")
+    _plot_dice_vs_ratio(results, out_dir / "dice_vs_ratio.png")
     _plot_curves(results, out_dir / "training_curves.png")
     return summary
+
+
+def _pooled_dice(results: list) -> dict:
+    """(group, method) -> (mean, sd, n) of Dice over seeds × cases."""
+    vals: dict = defaultdict(dict)
+    for r in results:
+        group, seed = _group_seed(r)
+        vals[(group, r.method)][seed] = r.per_case.get("dice", [])
+    return {k: pooled_mean_sd(v) for k, v in vals.items()}
 
 
 def _save(fig, path: Path) -> None:
@@ -109,23 +244,24 @@ def _save(fig, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _plot_dice_bars(by_noise: dict, path: Path) -> None:
+def _plot_dice_bars(results: list, path: Path) -> None:
+    """One bar per setting group and method: Dice mean ± sd over seeds × test cases."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    settings = list(by_noise)
-    methods = sorted({r.method for rs in by_noise.values() for r in rs}, key=lambda m: (m != "nnUNetTrainer", m))
+    pooled = _pooled_dice(results)
+    settings = sorted(dict.fromkeys(g for g, _ in pooled), key=lambda g: not g.startswith("clean"))  # stable
+    methods = _method_order(m for _, m in pooled)
     fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(settings) * len(methods) / 2), 3.8))
     width = 0.8 / max(1, len(methods))
     for j, m in enumerate(methods):
         means, sds, xs = [], [], []
         for k, s in enumerate(settings):
-            r = next((r for r in by_noise[s] if r.method == m), None)
-            if r is None:
+            if (s, m) not in pooled:
                 continue
-            mean, sd, _ = _mean_sd(r.per_case["dice"])
+            mean, sd, _ = pooled[(s, m)]
             means.append(mean), sds.append(sd), xs.append(k + (j - (len(methods) - 1) / 2) * width)
         ax.bar(xs, means, width, yerr=sds, capsize=3, label=m)
     ax.set_xticks(range(len(settings)), settings)
@@ -136,21 +272,24 @@ def _plot_dice_bars(by_noise: dict, path: Path) -> None:
     _save(fig, path)
 
 
-def _plot_dice_vs_ratio(by_noise: dict, path: Path) -> None:
-    """Dice against the noise ratio ρ, one line per protocol and method (only when several ratios were run)."""
+def _plot_dice_vs_ratio(results: list, path: Path) -> None:
+    """Dice (seeds pooled) against the noise ratio ρ, one line per protocol and method (only when several ratios
+    were run)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     series: dict = defaultdict(list)
-    for setting, runs in by_noise.items():
-        if setting == "clean" or "_r" not in setting:
+    for (group, method), (mean, _, _) in _pooled_dice(results).items():
+        if group.startswith("clean") or "_r" not in group:
             continue
-        protocol, rest = setting.split("_r", 1)
-        ratio = float(rest.split("_")[0].replace("p", "."))
-        for r in runs:
-            series[(protocol, r.method)].append((ratio, _mean_sd(r.per_case["dice"])[0]))
+        protocol, rest = group.split("_r", 1)
+        try:
+            ratio = float(rest.split("_")[0].replace("p", "."))
+        except ValueError:
+            continue
+        series[(protocol, method)].append((ratio, mean))
     if not series or max(len({x for x, _ in v}) for v in series.values()) < 2:
         return
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
@@ -164,7 +303,13 @@ def _plot_dice_vs_ratio(by_noise: dict, path: Path) -> None:
     _save(fig, path)
 
 
-CURVE_KEYS = ("train_losses", "val_losses", "rl_mean_reward", "dale_omega_mean", "round_flipped", "mean_fg_dice")
+CURVE_KEYS = ("train_losses", "val_losses", "mean_fg_dice", "mem_noisy_vs_given", "mem_noisy_vs_clean",
+              "mem_clean_vs_given", "round_flipped", "q_flip_precision_noisy", "q_dice_in_force_noisy",
+              "q_dice_in_force_clean", "q_flag_recall", "q_flag_precision", "rl_mean_reward", "dale_omega_mean")
+"""Panels of training_curves.png: nnU-Net's losses and pseudo Dice, the memorisation curves (Dice of the network on
+the noisy training cases against their noisy and their clean labels, and on the clean cases), and the correction
+quality per label round (all from the checkpoint's logger; diagnostics need the clean labels, which the benchmark
+names)."""
 
 
 def _plot_curves(results: list, path: Path) -> None:
@@ -185,7 +330,7 @@ def _plot_curves(results: list, path: Path) -> None:
                 # per-round keys are NaN in epochs without a round: draw the rounds' points, joined
                 pts = [(e, v) for e, v in enumerate(r.curves[key]) if v == v]
                 ax.plot([e for e, _ in pts], [v for _, v in pts], lw=1, marker="o", ms=2, color=f"C{i % 10}",
-                        linestyle="--" if r.noise == "clean" else "-", label=f"{r.method} ({r.noise})")
+                        linestyle="--" if r.noise.startswith("clean") else "-", label=f"{r.method} ({r.noise})")
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
         ax.grid(alpha=0.3)

@@ -12,6 +12,16 @@ from typing import Callable, Optional
 from nnunet_svl.runtime.errors import SVLInputError
 
 
+def fold_arg(value: str):
+    """An nnU-Net fold on the command line: an integer or 'all'."""
+    if value == "all":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a fold: use 0-4 or 'all'") from None
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from nnunet_svl.tools.doctor import run_doctor
 
@@ -98,7 +108,8 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
 
     run_benchmark(Path(args.workspace), source=args.source, protocols=args.protocols, ratios=args.ratios,
                   seeds=args.seeds, methods=args.methods, preset=args.preset, device=args.device,
-                  configuration=args.configuration, fold=args.fold, output=Path(args.output) if args.output else None)
+                  configuration=args.configuration, fold=args.fold, output=Path(args.output) if args.output else None,
+                  clean_methods=not args.no_clean_methods)
     return 0
 
 
@@ -196,22 +207,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--source", help="clean nnU-Net raw dataset (id, name or path); default: the demo dataset")
     s.add_argument("--protocols", nargs="+", default=["mt", "dilate"])
     s.add_argument("--ratios", nargs="+", type=float, default=[0.5])
-    s.add_argument("--seeds", nargs="+", type=int, default=[0])
+    s.add_argument("--seeds", nargs="+", type=int, default=[0],
+                   help="each seed sets the noise (corruption) seed and the training seed (NNUNET_SVL_TRAIN_SEED); "
+                        "the report pools seeds and pairs every method with nnUNetTrainer per seed and test case")
     s.add_argument("--methods", nargs="+", default=["nnUNetTrainer", "nnUNetTrainerDALE", "nnUNetTrainerVA3C",
                                                     "nnUNetTrainerSVLDRL"])
-    s.add_argument("--preset", choices=("cpu", "full", "smoke"), default="cpu",
-                   help="cpu: ~1 h on 2 cores (narrow network, 500 iterations); full: nnU-Net defaults (GPU); "
-                        "smoke: a few iterations, checks the pipeline only")
+    s.add_argument("--no-clean-methods", action="store_true",
+                   help="train only nnUNetTrainer on the clean labels (default: every method, the no-harm check)")
+    from nnunet_svl.tools.benchmark import PRESETS
+
+    s.add_argument("--preset", choices=list(PRESETS), default="cpu",
+                   help="; ".join(f"{name}: {pr.description}" for name, pr in PRESETS.items()) + " (default: cpu)")
     s.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps"))
-    s.add_argument("--configuration", default="3d_fullres")
-    s.add_argument("--fold", type=int, default=0)
+    s.add_argument("--configuration", help="default: the preset's (3d_fullres)")
+    s.add_argument("--fold", type=fold_arg, help="0-4 or 'all' (default: the preset's)")
     s.add_argument("-o", "--output", help="report folder (default: WORKSPACE/benchmark)")
     s.set_defaults(func=_cmd_benchmark)
 
     s = sub.add_parser("audit", help="export a run's corrected labels, change and suspicion maps in the original "
                                      "image geometry, with a CSV ranking and PNG overlays")
     s.add_argument("run_dir", help="nnUNet_results/<dataset>/<trainer>__<plans>__<configuration>")
-    s.add_argument("--fold", type=int, default=0)
+    s.add_argument("--fold", type=fold_arg, default=0, help="0-4 or 'all' (default 0)")
     s.add_argument("--raw-dataset", help="the raw dataset folder (default: found in $nnUNet_raw)")
     s.add_argument("--preprocessed-root", help="default: $nnUNet_preprocessed")
     s.add_argument("--overlays", type=int, default=5)

@@ -6,7 +6,6 @@ Peak host memory is the process's maximum resident set size (getrusage); on CUDA
 """
 from __future__ import annotations
 
-import json
 import resource
 import sys
 import time
