@@ -1,4 +1,4 @@
-"""Class-conditional distribution alignment of fuzzy to stable features (METHOD.md §2.2 "Alignment").
+"""Class-conditional distribution alignment of fuzzy to stable features (docs/METHOD.md §2.2 "Alignment").
 
 For each class c, the decoder features of the batch's voxels of class c form two soft sets: the fuzzy side, voxel
 weight m (fuzzy membership), and the stable side, weight 1 − m. Each side is summarised by a diagonal Gaussian

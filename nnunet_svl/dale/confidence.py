@@ -1,4 +1,4 @@
-"""Label confidence ω* (METHOD.md §2.2 "Label confidence").
+"""Label confidence ω* (docs/METHOD.md §2.2 "Label confidence").
 
 Per case, with z_i = loss mean_i + κ·loss std_i ("loss level + inconsistency" of voxel i's label across rounds),
 

@@ -1,4 +1,4 @@
-"""Per-voxel loss history across label rounds (METHOD.md §2.2 "Voxel loss history").
+"""Per-voxel loss history across label rounds (docs/METHOD.md §2.2 "Voxel loss history").
 
 Each label round gives, for every voxel of a training case, the loss of the label currently in force. DALE keeps a
 running mean and the *population* variance (divide by n, not n − 1) of that sequence per voxel with Welford's update,

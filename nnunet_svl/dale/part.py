@@ -1,4 +1,4 @@
-"""DALE as a method part (METHOD.md §2.2): voxel weights from ω and the fuzzy partition, class-conditional alignment,
+"""DALE as a method part (docs/METHOD.md §2.2): voxel weights from ω and the fuzzy partition, class-conditional alignment,
 and what a label round does for DALE (loss history → ω, fuzzy membership) [ours: the wiring].
 
 The algorithm pieces are the modules beside this one: ω in :mod:`nnunet_svl.dale.confidence`, the loss history in

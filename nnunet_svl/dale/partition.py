@@ -1,4 +1,4 @@
-"""Fuzzy / non-fuzzy soft partition of a case's voxels (METHOD.md §2.2 "Fuzzy set", the paper's "AE & ER").
+"""Fuzzy / non-fuzzy soft partition of a case's voxels (docs/METHOD.md §2.2 "Fuzzy set", the paper's "AE & ER").
 
 The membership m ∈ [0, 1] of a voxel in the fuzzy set combines two pieces of evidence:
 

@@ -1,4 +1,4 @@
-"""nnU-Net's Dice + CE loss with per-voxel weights (METHOD.md §2.2: ω "weights nnU-Net's CE and Dice per voxel").
+"""nnU-Net's Dice + CE loss with per-voxel weights (docs/METHOD.md §2.2: ω "weights nnU-Net's CE and Dice per voxel").
 
 :class:`VoxelWeightedDCandCELoss` is nnU-Net's ``DC_and_CE_loss`` as ``nnUNetTrainer._build_loss`` configures it
 (``dice_class=MemoryEfficientSoftDiceLoss``), with an optional per-voxel weight map w (B, 1, *sp), w ≥ 0:

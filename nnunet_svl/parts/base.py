@@ -1,7 +1,7 @@
 """The interface every method part implements, and the objects the trainer hands to the parts [ours].
 
 A *method part* is one published method wired into nnU-Net's training: :class:`nnunet_svl.dale.part.DalePart`
-(DALE, METHOD.md §2) and :class:`nnunet_svl.rl.part.VA3CPart` (SVL-DRL, §1). The trainer
+(DALE, docs/METHOD.md §2) and :class:`nnunet_svl.rl.part.VA3CPart` (SVL-DRL, §1). The trainer
 (:mod:`nnunet_svl.trainers.method`) holds a list of parts and asks each of them, in order:
 
 * ``build_modules`` — extra trainable modules (saved under the checkpoint key ``svl_modules``, outside the network);

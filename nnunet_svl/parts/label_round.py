@@ -1,4 +1,4 @@
-"""The label-round engine: where a round is decided, run case by case, and committed (METHOD.md §1.2 "Dynamic
+"""The label-round engine: where a round is decided, run case by case, and committed (docs/METHOD.md §1.2 "Dynamic
 iterative label update", §2.2 voxel loss history) [ours].
 
 A round (every K epochs, by the parts' schedules):

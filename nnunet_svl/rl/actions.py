@@ -1,4 +1,4 @@
-"""The three voxel actions of SVL-DRL (METHOD.md §1.1 "Actions").
+"""The three voxel actions of SVL-DRL (docs/METHOD.md §1.1 "Actions").
 
 Every (voxel, channel) of the state is an agent. With ε ~ U(0, 1) drawn per agent and step:
 keep ``s``; enhance ``clip(s·(1 + 0.3ε), 0, 1)``; weaken ``clip(s·(1 − 0.3ε), 0, 1)``.

@@ -1,4 +1,4 @@
-"""One label-correction proposal for one case (METHOD.md §1.2 "Dynamic iterative label update").
+"""One label-correction proposal for one case (docs/METHOD.md §1.2 "Dynamic iterative label update").
 
 Given the current label G and the agents' refined foreground probabilities (whole case, preprocessed geometry):
 

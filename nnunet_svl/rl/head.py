@@ -1,4 +1,4 @@
-"""The vA3C head: per-voxel policy π(a|s) over 3 actions and value V(s) for every agent (METHOD.md §1.1 "Network",
+"""The vA3C head: per-voxel policy π(a|s) over 3 actions and value V(s) for every agent (docs/METHOD.md §1.1 "Network",
 §1.2: a separate small module fed with the segmentation network's last decoder features plus the current state).
 
 It must be cheap: a rollout runs it t_max times per training iteration at full patch resolution, and on a CPU a single

@@ -1,4 +1,4 @@
-"""SVL-DRL's vA3C as a method part (METHOD.md §1): the head, the training rollout and staged loss, and what a label
+"""SVL-DRL's vA3C as a method part (docs/METHOD.md §1): the head, the training rollout and staged loss, and what a label
 round does for vA3C (greedy refinement → correction proposal) [ours: the wiring].
 
 The algorithm pieces are the modules beside this one: the head in :mod:`nnunet_svl.rl.head`, actions in

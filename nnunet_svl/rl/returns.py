@@ -1,4 +1,4 @@
-"""n-step returns and the pixel-wise A3C losses (METHOD.md §1.1 "pixelRL defaults").
+"""n-step returns and the pixel-wise A3C losses (docs/METHOD.md §1.1 "pixelRL defaults").
 
 Every (voxel, class) is an agent; its losses are averaged over agents, classes and steps:
 L_policy = −mean(log π(a_t|s_t) · (R_t − V(s_t)).detach()) − w_H · mean(H(π(·|s_t))) and

@@ -1,4 +1,4 @@
-"""Composite reward of SVL-DRL with per-voxel credit assignment (METHOD.md §1.1 "Composite reward", §1.2).
+"""Composite reward of SVL-DRL with per-voxel credit assignment (docs/METHOD.md §1.1 "Composite reward", §1.2).
 
 The paper's reward is r_t = ΔDice_t + a spatial-continuity term built from C(f) = max(N_cc(f) − 1, 0) + Σ|∇f|.
 C is a plausibility measure, so it enters as a penalty. What this module computes for the agent of voxel i and
@@ -8,7 +8,7 @@ foreground class k at step t (f_prev = prediction before the step, f_next = afte
         + w_dice  · ΔDice(case, class)                              team term, broadcast            [paper]
         − λ_C     · (Δtv_i + ΔN_extra(case, class))                 continuity penalty              [paper + ours]
 
-Choices where METHOD.md leaves room (all [ours]):
+Choices where docs/METHOD.md leaves room (all [ours]):
 
 * The local term is the individual counterpart of ΔDice: it is what voxel i itself did to the agreement with G.
   Summed over voxels it is the change of the L1 distance to G. Without it every agent of a case receives the same

@@ -1,4 +1,4 @@
-"""Voxel-agent rollouts for both state modes (METHOD.md §1.2 "Two state modes, one rollout code path").
+"""Voxel-agent rollouts for both state modes (docs/METHOD.md §1.2 "Two state modes, one rollout code path").
 
 An observer turns a state into what the head and the reward need: decoder features and the foreground prediction
 f that is compared with the reference G.

@@ -1,4 +1,4 @@
-"""One typed config object for every hyper-parameter of the plugin (METHOD.md §3).
+"""One typed config object for every hyper-parameter of the plugin (docs/METHOD.md §3).
 
 Trainer variants override fields with :func:`dataclasses.replace` on their class attribute ``svl_config`` (the
 nnU-Net way: one subclass per variant). For experiments, a JSON file named by the environment variable
@@ -23,7 +23,7 @@ CONFIG_ENV_VAR = "NNUNET_SVL_CONFIG"
 
 @dataclass(frozen=True)
 class SVLConfig:
-    # --- which method pieces are active (set by the trainer class, METHOD.md §3) ---
+    # --- which method pieces are active (set by the trainer class, docs/METHOD.md §3) ---
     use_rl: bool = False
     """SVL-DRL: vA3C head, staged loss and reward-driven label correction (METHOD §1)."""
     use_dale: bool = False

@@ -1,4 +1,4 @@
-"""Per-run, per-fold label store (METHOD.md §1.2 "Dynamic iterative label update", §2.2 voxel loss history).
+"""Per-run, per-fold label store (docs/METHOD.md §1.2 "Dynamic iterative label update", §2.2 voxel loss history).
 
 Holds, per training case and in nnU-Net's *preprocessed* geometry, the current (corrected) label and, for DALE, the
 per-voxel label confidence ω, the fuzzy membership m and the loss statistics. The given annotation is never touched.

@@ -1,4 +1,4 @@
-"""The teacher gate as a method part (METHOD.md §5) [ours]: no harm by construction, per-case noise first, a teacher
+"""The teacher gate as a method part (docs/METHOD.md §5) [ours]: no harm by construction, per-case noise first, a teacher
 decides.
 
 In every label round (config ``case_gate``), before DALE and vA3C see a case:

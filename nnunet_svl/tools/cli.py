@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("corrupt", help="write a NEW dataset whose training labels are corrupted by a noise protocol")
     s.add_argument("source", help="source dataset: id, DatasetXXX_Name or path")
     s.add_argument("--target-id", type=int, required=True)
-    s.add_argument("--protocol", required=True, help="mt, edt, markov, dilate or erode (METHOD.md §4)")
+    s.add_argument("--protocol", required=True, help="mt, edt, markov, dilate or erode (docs/METHOD.md §4)")
     s.add_argument("--ratio", type=float, default=0.5, help="fraction ρ of training cases made noisy")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--classes", type=int, nargs="+", help="foreground labels to corrupt (default: all)")

@@ -1,5 +1,5 @@
 """``nnunet-svl corrupt``: a NEW nnU-Net raw dataset whose training labels carry simulated annotation noise
-(METHOD.md §4; never applied to test labels).
+(docs/METHOD.md §4; never applied to test labels).
 
 Layout of ``Dataset{target_id:03d}_{name}``:
     dataset.json          the source's, plus ``"svl_noise"`` describing the corruption

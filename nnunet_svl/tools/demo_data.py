@@ -5,7 +5,7 @@ lesions (unions of 2–3 ellipsoids whose distance field is perturbed by smooth 
 fill 4–10 % of the volume). The image shows the lesion as a partial-volume-blurred brightening of ≈ 1.75 noise sd
 (with ``num_classes=2`` a darker necrotic core nested inside it), on a smooth tissue texture, under a smooth
 multiplicative bias field, plus Gaussian noise: the boundary is genuinely ambiguous, which is the setting both papers
-target (METHOD.md §1, §2), yet a small U-Net learns it in a few hundred iterations.
+target (docs/METHOD.md §1, §2), yet a small U-Net learns it in a few hundred iterations.
 
 Geometry is deliberately non-trivial: anisotropic spacing (0.8, 0.8, 1.0) mm, a per-case origin, and a direction
 matrix that permutes and flips axes; image and label share it exactly.

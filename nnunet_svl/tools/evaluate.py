@@ -1,5 +1,5 @@
 """``nnunet-svl evaluate``: Dice, IoU, HD95 and ASSD (mm) of a folder of predictions against clean reference labels
-(METHOD.md §1.1, "Evaluation"). Metric definitions and empty-mask conventions: :mod:`nnunet_svl.tools.metrics`.
+(docs/METHOD.md §1.1, "Evaluation"). Metric definitions and empty-mask conventions: :mod:`nnunet_svl.tools.metrics`.
 
 - Cases are paired by file name; every reference case needs a prediction, extra predictions are ignored (and listed
   in ``result["warnings"]``).

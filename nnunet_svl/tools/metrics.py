@@ -1,4 +1,4 @@
-"""Overlap and surface metrics of one binary mask against a reference: Dice, IoU, HD95, ASSD (METHOD.md §1.1,
+"""Overlap and surface metrics of one binary mask against a reference: Dice, IoU, HD95, ASSD (docs/METHOD.md §1.1,
 "Evaluation": the papers report Dice, IoU, HD95 and ASD).
 
 Distances are in the units of ``spacing`` (mm for medical images) and are computed on the voxel-corner surfaces of

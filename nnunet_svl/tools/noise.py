@@ -1,4 +1,4 @@
-"""Label-noise simulators for the benchmark (METHOD.md §4). Pure numpy / scipy.ndimage, 2-D or 3-D.
+"""Label-noise simulators for the benchmark (docs/METHOD.md §4). Pure numpy / scipy.ndimage, 2-D or 3-D.
 
 Every protocol acts on the binary mask of ONE foreground class and draws its randomness from a
 ``numpy.random.Generator``; it returns ``(noisy_mask, info)`` where ``info`` is a JSON-serialisable record of the
@@ -43,7 +43,7 @@ def _check_probability(name: str, p: float) -> float:
 
 
 def dilate(mask: np.ndarray, side: int) -> np.ndarray:
-    """Binary dilation with a cube (square in 2-D) of odd ``side`` voxels (METHOD.md §4, MT)."""
+    """Binary dilation with a cube (square in 2-D) of odd ``side`` voxels (docs/METHOD.md §4, MT)."""
     return ndimage.maximum_filter(_check_mask(mask), size=_check_side(side), mode="nearest")
 
 

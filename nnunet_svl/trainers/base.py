@@ -1,4 +1,4 @@
-"""The base trainer every method of the plugin shares (METHOD.md §1.2, §2.2, §3).
+"""The base trainer every method of the plugin shares (docs/METHOD.md §1.2, §2.2, §3).
 
 :class:`nnUNetTrainerSVLBase` is a thin subclass of nnU-Net's ``nnUNetTrainer`` that adds
 

@@ -1,4 +1,4 @@
-"""Whole-case sliding-window inference for label rounds (METHOD.md §1.2 "whole-case inference (sliding window, no
+"""Whole-case sliding-window inference for label rounds (docs/METHOD.md §1.2 "whole-case inference (sliding window, no
 augmentation)", §2.2 voxel loss history).
 
 Runs on one preprocessed case, patch by patch with nnU-Net's own step and Gaussian-weighting helpers, and lets a

@@ -1,4 +1,4 @@
-"""Feeding the label store into nnU-Net's data pipeline (METHOD.md §1.2, §2.2).
+"""Feeding the label store into nnU-Net's data pipeline (docs/METHOD.md §1.2, §2.2).
 
 * :class:`LabelStoreDatasetBlosc2` / :class:`LabelStoreDatasetNumpy` replace the preprocessed label of a training case
   by the label store's current (corrected) label when the store has one.

@@ -2,7 +2,7 @@
 
 Naming follows nnU-Net's variants: ``<method>[_<ablation>][_<budget>]``.
 
-* methods (METHOD.md §3): ``nnUNetTrainerSVLDRL`` (full method), ``nnUNetTrainerVA3C`` (SVL-DRL alone),
+* methods (docs/METHOD.md §3): ``nnUNetTrainerSVLDRL`` (full method), ``nnUNetTrainerVA3C`` (SVL-DRL alone),
   ``nnUNetTrainerDALE`` (DALE alone);
 * ablations: ``_NoWarmup`` (paper: removing warm-up is worse than the baseline), ``_Intensity`` (the paper's literal
   intensity-state action), ``_NoContinuity`` (λ_C = 0), ``_RewardMap`` (pixelRL's reward-map convolution),
@@ -18,7 +18,7 @@ from typing import Optional
 from nnunet_svl.runtime.config import SVLConfig
 from nnunet_svl.trainers.base import nnUNetTrainerSVLBase
 from nnunet_svl.trainers.budgets import (nnUNetTrainerBaseline_bench, nnUNetTrainerBaseline_demo,
-                                         nnUNetTrainerBaseline_tiny)
+                                         nnUNetTrainerBaseline_regime, nnUNetTrainerBaseline_tiny)
 from nnunet_svl.trainers.method import nnUNetTrainerSVLMethod
 
 # config used by the _tiny budget so that 3 short epochs go through warm-up, transition, full RL and a label round
@@ -70,7 +70,8 @@ ABLATION_DOCS: dict[str, str] = {
 BUDGET_DOCS: dict[str, str] = {
     "tiny": "3 epochs x 5 iterations, compressed schedule (tests)",
     "demo": "12 epochs x 25 iterations (nnunet-svl demo)",
-    "bench": "20 epochs x 25 iterations (benchmark preset 'cpu')",
+    "bench": "20 epochs x 25 iterations (benchmark preset 'cpu40')",
+    "regime": "60 epochs x 25 iterations (benchmark preset 'cpu': where label noise hurts nnU-Net)",
 }
 ABLATIONS: dict[str, dict] = {
     "NoWarmup": dict(warmup_end=0),
@@ -119,14 +120,14 @@ def _variant(base: type, ablation: Optional[str], budget: Optional[str]) -> type
 for _base, _ablations in ((nnUNetTrainerVA3C, RL_ABLATIONS), (nnUNetTrainerDALE, DALE_ABLATIONS),
                           (nnUNetTrainerSVLDRL, tuple(dict.fromkeys(RL_ABLATIONS + DALE_ABLATIONS)))):
     _register(_base)
-    for _budget in (None, "tiny", "demo", "bench"):
+    for _budget in (None, "tiny", "demo", "bench", "regime"):
         for _abl in (None,) + _ablations:
             if _abl is None and _budget is None:
                 continue
             _register(_variant(_base, _abl, _budget))
 
 for _cls in (nnUNetTrainerSVLBase_tiny, nnUNetTrainerBaseline_tiny, nnUNetTrainerBaseline_demo,
-             nnUNetTrainerBaseline_bench):
+             nnUNetTrainerBaseline_bench, nnUNetTrainerBaseline_regime):
     _register(_cls)
 
 
