@@ -75,3 +75,30 @@ def test_new_config_keys_are_validated():
         SVLConfig(oracle_gate="sometimes").validate()
     with pytest.raises(SVLInputError, match="omega_normalisation"):
         SVLConfig(omega_normalisation="global").validate()
+
+
+def test_rollout_generator_state_from_another_device_reseeds():
+    """A checkpoint written on CUDA holds a CUDA generator state; resuming with -device cpu must not fail (issue:
+    raw RuntimeError): the CPU generator is re-seeded deterministically and the log says so."""
+    import torch
+
+    from nnunet_svl.rl.part import VA3CPart
+
+    space = LabelSpace(foreground_labels=(1,), ignore_label=None, has_regions=False, num_heads=2)
+    part = VA3CPart(SVLConfig(use_rl=True), space, 10, feature_channels=4, dim=3, num_input_channels=1,
+                    device=torch.device("cpu"))
+    messages = []
+    part.log = messages.append
+    cuda_like = {"rl_generator": torch.arange(16, dtype=torch.uint8), "rl_generator_device": "cuda"}
+    part.load_state_dict(cuda_like)
+    first = torch.rand(3, generator=part.generator)
+    part.load_state_dict(cuda_like)
+    assert torch.equal(first, torch.rand(3, generator=part.generator))   # deterministic
+    assert messages and "cuda" in messages[0]
+    # a state of the right kind is restored exactly
+    state = part.state_dict()
+    expected = torch.rand(2, generator=part.generator)
+    part.load_state_dict(state)
+    assert torch.equal(expected, torch.rand(2, generator=part.generator))
+    # a wrong-size state claiming the same device is re-seeded too, not a raw RuntimeError
+    part.load_state_dict({"rl_generator": torch.zeros(7, dtype=torch.uint8), "rl_generator_device": "cpu"})

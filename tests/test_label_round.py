@@ -85,7 +85,7 @@ def _setup(tmp_path):
 def test_engine_schedules_plans_runs_and_commits(tmp_path):
     store, load_case, forward, infer, label = _setup(tmp_path)
     rec, cor = Recorder(), Corrector()
-    engine = LabelRoundEngine([rec, cor], store, SPACE, max_rounds=3)
+    engine = LabelRoundEngine([rec, cor], store, SPACE, max_rounds=2)
     engine.initialise(["c"], load_case)
     assert store.current_round == 1 and store.history()[0]["kind"] == "toy_init"
     assert np.all(store.load("c").omega == 1)
@@ -104,10 +104,15 @@ def test_engine_schedules_plans_runs_and_commits(tmp_path):
     _, totals = engine.run(plan, ["c"], load_case, infer, forward)
     assert totals["flipped"] == 2 and rec.changes == [2]            # the recorder heard of the 2 flipped voxels
     assert int(store.load("c").label.sum()) == 6
-    # max_rounds counts rounds after the initial one: 2 done, one more allowed
+    # max_rounds counts correction rounds only: one more correction, then statistics rounds go on
     engine.run(engine.plan(5), ["c"], load_case, infer, forward)
-    assert store.current_round == 4 and engine.plan(6) is None
+    assert store.current_round == 4 and engine.corrections_done() == 2
+    plan = engine.plan(6)
+    assert plan is not None and not plan.correct and plan.kind == "toy_stats"
     assert [h["kind"] for h in store.history()] == ["toy_init", "toy_stats", "correction", "correction"]
+    # a trainer with nothing but corrections has no round left to run
+    only_corrections = LabelRoundEngine([cor], store, SPACE, max_rounds=2)
+    assert not only_corrections.due(6) and only_corrections.plan(6) is None
 
 
 def test_agreement_counts_ignore_and_outside_mask():

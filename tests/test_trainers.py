@@ -174,3 +174,24 @@ def test_sigkill_during_a_correction_round_then_resume(nnunet_ws):
     assert final["svl_state"]["label_store_round"] == 4
     assert final["logging"]["svl_stage"] == [0.0, 1.0, 2.0]
     assert not (_fold_dir(nnunet_ws, trainer, fold=fold_index) / "label_store" / "r0005").exists()
+
+
+def test_val_best_keeps_the_label_store(nnunet_ws, tmp_path):
+    """``--val_best`` reloads checkpoint_best.pth after training for the final validation: the label store must keep
+    every round the run committed (what it trained on and what `audit` reads), not roll back to the best
+    checkpoint's round."""
+    from nnunet_svl.tools.audit import run_audit
+
+    trainer = "nnUNetTrainerDALE_tiny"
+    nnunet_ws.train(NOISY_ID, trainer, fold=1, plans=NARROW, extra_args=["--val_best"], name="val_best")
+    fold = _fold_dir(nnunet_ws, trainer, fold=1)
+    final = _checkpoint(fold / "checkpoint_final.pth")
+    manifest = json.loads((fold / "label_store" / "manifest.json").read_text())
+    assert manifest["round"] == final["svl_state"]["label_store_round"] == 4     # init + one round per epoch
+    assert [h["round"] for h in manifest["history"]] == [1, 2, 3, 4]
+    assert (fold / "validation" / "summary.json").is_file()
+    logs = "".join(p.read_text() for p in fold.glob("training_log_*.txt"))
+    assert "for validation; the label store keeps round 4" in logs       # the reload after training took this path
+    ds = noisy_dataset_dir(nnunet_ws)
+    out = run_audit(fold.parent, ds, nnunet_ws.preprocessed, tmp_path / "audit", fold=1)
+    assert out is not None

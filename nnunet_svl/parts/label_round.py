@@ -4,8 +4,8 @@ iterative label update", §2.2 voxel loss history) [ours].
 A round (every K epochs, by the parts' schedules):
 
 1. :meth:`LabelRoundEngine.plan` — is a round due at this epoch (``round_due`` of the parts; a later part's answer
-   overrides an earlier one's; ``correction_max_rounds`` caps it), and what kind is it (a part's ``plan_round`` may
-   make it a correction round, e.g. vA3C once the network agrees with the labels enough).
+   overrides an earlier one's), and what kind is it (a part's ``plan_round`` may make it a correction round, e.g. vA3C
+   once the network agrees with the labels enough; ``correction_max_rounds`` caps the correction rounds only).
 2. For each of this rank's training cases: load the preprocessed image and the label in force, blend the network's
    probabilities and the parts' per-patch maps over the whole case (``infer``), measure the network's agreement with
    the label, then ask every part in order (``update_case``; ``after_label_change`` when a part changed the label) and
@@ -76,10 +76,14 @@ class LabelRoundEngine:
     def initial_rounds(self) -> int:
         return sum(p.initial_rounds for p in self.parts)
 
+    def corrections_done(self) -> int:
+        """Committed correction rounds (statistics-only and initial rounds do not count)."""
+        return sum(1 for h in self.store.history() if h.get("kind") == "correction")
+
     def due(self, epoch: int) -> bool:
-        rounds_done = self.store.current_round - self.initial_rounds
-        if self.max_rounds and rounds_done >= self.max_rounds:
-            return False
+        if self.max_rounds and self.corrections_done() >= self.max_rounds and \
+                not any(p.stats_kind for p in self.parts):
+            return False             # nothing left to do: no more corrections, no statistics to update
         decision = None
         for part in self.parts:
             answer = part.round_due(epoch)
@@ -101,6 +105,8 @@ class LabelRoundEngine:
         agreement = self.previous_agreement()
         for part in self.parts:
             part.plan_round(plan, agreement)
+        if plan.correct and self.max_rounds and self.corrections_done() >= self.max_rounds:
+            plan.correct = False     # ``correction_max_rounds`` reached: the round only measures / updates DALE
         if plan.correct:
             plan.kind = "correction"
         else:

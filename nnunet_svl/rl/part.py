@@ -210,9 +210,25 @@ class VA3CPart(MethodPart):
 
     # ------------------------------------------------------------------------------------------ checkpoint
     def state_dict(self) -> dict:
-        return {"rl_generator": self.generator.get_state()}
+        return {"rl_generator": self.generator.get_state(), "rl_generator_device": self.generator.device.type}
 
     def load_state_dict(self, state: dict) -> None:
-        if "rl_generator" in state:
-            g = state["rl_generator"]
-            self.generator.set_state(g.cpu() if torch.is_tensor(g) else g)
+        """Restore the rollout generator. A checkpoint written on another device type (CUDA → ``-device cpu``) holds
+        a state this generator cannot take: the generator is then re-seeded deterministically from the config seed
+        and the stored state's bytes, and the log says so (the rollouts' randomness differs from an uninterrupted run;
+        nothing else does)."""
+        if "rl_generator" not in state:
+            return
+        g = state["rl_generator"]
+        g = g.cpu() if torch.is_tensor(g) else torch.as_tensor(g, dtype=torch.uint8)
+        saved_on = state.get("rl_generator_device", self.generator.device.type)
+        if saved_on == self.generator.device.type:
+            try:
+                self.generator.set_state(g)
+                return
+            except RuntimeError:
+                pass
+        seed = (self.cfg.seed + int(g.to(torch.int64).sum().item())) % (2 ** 63)
+        self.generator.manual_seed(seed)
+        self.log(f"rollout generator: the checkpoint's state was written on {saved_on}, this run uses "
+                 f"{self.generator.device.type}; re-seeded with {seed}")

@@ -87,9 +87,9 @@ class NNUNetWorkspace:
 
     def train(self, dataset_id: int, trainer: str, configuration: str = "3d_fullres", fold: int | str = 0,
               plans: str = "nnUNetPlans", device: str = "cpu", resume: bool = False,
-              extra_env: Optional[dict] = None, name: Optional[str] = None) -> float:
+              extra_env: Optional[dict] = None, name: Optional[str] = None, extra_args: Sequence[str] = ()) -> float:
         argv = [_bin("nnUNetv2_train"), str(dataset_id), configuration, str(fold), "-tr", trainer, "-p", plans,
-                "-device", device]
+                "-device", device, *extra_args]
         if resume:
             argv.append("--c")
         env = {"nnUNet_n_proc_DA": self.env.get("nnUNet_n_proc_DA", "0"), **(extra_env or {})}

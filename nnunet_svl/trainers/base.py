@@ -75,6 +75,7 @@ class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
             LabelStore(join(self.output_folder, "label_store")) if self.output_folder is not None else None
         self.svl_modules = nn.ModuleDict()
         self._resumed = False
+        self._training_finished = False
         self._epoch_scalars: dict[str, list[float]] = defaultdict(list)
         self._last_progress_plot: Optional[float] = None   # time() of the last progress_svl.png
         for key in self.svl_log_keys:
@@ -93,6 +94,11 @@ class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
     @property
     def network_module(self) -> nn.Module:
         return unwrap_module(self.network)
+
+    def deep_supervision_enabled(self) -> bool:
+        """Whether the network returns the deep-supervision list (the flag nnU-Net's set_deep_supervision_enabled
+        sets on the decoder)."""
+        return bool(getattr(getattr(self.network_module, "decoder", None), "deep_supervision", False))
 
     # ------------------------------------------------------------------------------------------ setup
     def _do_i_compile(self):
@@ -262,6 +268,10 @@ class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
                 self.print_to_log_file(f"progress_svl.png not written: {e}")
             self._last_progress_plot = time()
 
+    def on_train_end(self):
+        super().on_train_end()
+        self._training_finished = True
+
     def _progress_plot_due(self) -> bool:
         """After the first and the last epoch, and otherwise every ``progress_plot_interval_s`` seconds (config)."""
         # nnU-Net's on_epoch_end has already advanced current_epoch
@@ -313,6 +323,9 @@ class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
             self.initialize()
         try:
             checkpoint = torch.load(path, map_location=self.device, weights_only=False)
+        except torch.cuda.OutOfMemoryError:
+            raise SVLInputError(path, f"loading the checkpoint ran out of memory on {self.device}",
+                                "free the GPU (other processes) or resume on another device") from None
         except Exception as e:
             raise SVLInputError(path, f"checkpoint cannot be read ({type(e).__name__}: {str(e)[:80]})",
                                 "delete this file and resume from another checkpoint, or train without --c") from None
@@ -326,9 +339,19 @@ class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
         try:
             super().load_checkpoint(path)
             unwrap_module(self.svl_modules).load_state_dict(checkpoint.get('svl_modules', {}))
+        except torch.cuda.OutOfMemoryError:
+            raise SVLInputError(path, f"loading the checkpoint ran out of memory on {self.device}",
+                                "free the GPU (other processes) or resume on another device") from None
         except (RuntimeError, KeyError) as e:
             raise SVLInputError(path, f"checkpoint does not fit this network/plans ({str(e).splitlines()[0][:100]})",
                                 "resume with the same plans, configuration and trainer that wrote it") from None
+        if self._training_finished:
+            # nnU-Net's --val_best reloads checkpoint_best.pth after training for the final validation: only the
+            # network is wanted then. Restoring the checkpoint's (older) label-store round would delete the rounds
+            # committed after it, which are what the run trained on and what `nnunet-svl audit` reads.
+            self.print_to_log_file(f"loaded {path} for validation; the label store keeps round "
+                                   f"{self.label_store.current_round if self.label_store is not None else 0}")
+            return
         saved_cfg = checkpoint.get('svl_config', {})
         if saved_cfg and saved_cfg != self.cfg.to_dict():
             diff = {k: (saved_cfg.get(k), v) for k, v in self.cfg.to_dict().items() if saved_cfg.get(k) != v}

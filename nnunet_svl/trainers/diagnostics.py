@@ -134,7 +134,7 @@ class DiagnosticsMixin:
         """Foreground Dice of the network's whole-case predictions on the training cases (see module docstring)."""
         sums = {k: [0, 0, 0] for k in MEMORISATION_KEYS}   # 2·overlap, |pred| + |ref|, cases
         ignore = self.label_manager.ignore_label
-        decoder = self.network.module.decoder if self.is_ddp else getattr(self.network, "decoder", None)
+        decoder = getattr(self.network.module if self.is_ddp else self.network, "decoder", None)
         had_ds = getattr(decoder, "deep_supervision", None)
         was_training = self.network.training
         self.network.eval()

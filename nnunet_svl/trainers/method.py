@@ -170,6 +170,7 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
         if plan is None:
             return None
         t0 = time.time()
+        had_ds = self.deep_supervision_enabled()
         self.network.eval()
         self.set_deep_supervision_enabled(False)
         try:
@@ -179,7 +180,7 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
                                                         self._references if self.cfg.oracle_gate != "none"
                                                         or self.cfg.case_gate else None)
         finally:
-            self.set_deep_supervision_enabled(True)
+            self.set_deep_supervision_enabled(had_ds)   # the trainer's state, not forced on
             self.network.train()
         seconds = time.time() - t0
         self.finish_round_quality(round_index, plan.kind)
