@@ -67,10 +67,11 @@ class DalePart(MethodPart):
             weights = [class_balanced_weights(w, lab, self.space.num_heads, max_gain=self.cfg.class_balance_max_gain,
                                               ignore_label=self.space.ignore_label)
                        for w, lab in zip(weights, labels)]
-        self.record("dale_weight_mean", float(weights[0].mean()))
-        self.record("dale_omega_mean", float(omega[0].mean()))
-        self.record("dale_omega_min", float(omega[0].min()))
-        self.record("dale_fuzzy_mean", float(fuzzy[0].mean()))
+        # tensors: read once at the end of the epoch, no host synchronisation here
+        self.record("dale_weight_mean", weights[0].mean())
+        self.record("dale_omega_mean", omega[0].mean())
+        self.record("dale_omega_min", omega[0].min())
+        self.record("dale_fuzzy_mean", fuzzy[0].mean())
         return self.weighted_loss(batch.output, like(labels, batch.output), like(weights, batch.output))
 
     def add_loss_terms(self, batch: Batch, total: torch.Tensor, logged: dict) -> torch.Tensor:

@@ -139,7 +139,7 @@ class VA3CPart(MethodPart):
         losses = a3c_losses(result.log_probs, result.entropies, result.values, result.returns,
                             entropy_weight=self.cfg.entropy_weight, valid_mask=valid)
         return {"value": losses.value, "policy": losses.policy, "entropy": losses.entropy,
-                "mean_reward": torch.as_tensor(float(result.mean_reward))}
+                "mean_reward": torch.as_tensor(result.mean_reward).detach()}
 
     # ------------------------------------------------------------------------------------------ label rounds
     def plan_round(self, plan: RoundPlan, previous_agreement: Optional[float]) -> None:

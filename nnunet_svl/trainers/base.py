@@ -76,7 +76,7 @@ class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
         self.svl_modules = nn.ModuleDict()
         self._resumed = False
         self._training_finished = False
-        self._epoch_scalars: dict[str, list[float]] = defaultdict(list)
+        self._epoch_scalars: dict[str, list] = defaultdict(list)
         self._last_progress_plot: Optional[float] = None   # time() of the last progress_svl.png
         for key in self.svl_log_keys:
             self.logger.local_logger.my_fantastic_logging.setdefault(key, [])
@@ -204,7 +204,7 @@ class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
         self.after_optimizer_step()
         for k, v in losses.items():
             if k != "total":
-                self._epoch_scalars[k].append(float(v.detach()) if torch.is_tensor(v) else float(v))
+                self.record_scalar(k, v)
         return {"loss": total.detach().cpu().numpy()}
 
     def _clip_gradients(self) -> None:
@@ -218,14 +218,24 @@ class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
     def after_optimizer_step(self) -> None:
         """Hook: after every optimiser step (e.g. an EMA update)."""
 
-    def record_scalar(self, key: str, value: float) -> None:
-        """Record a scalar for this epoch's mean (e.g. from a label round)."""
-        self._epoch_scalars[key].append(float(value))
+    def record_scalar(self, key: str, value) -> None:
+        """Record a scalar for this epoch's mean. Tensors are kept on their device (detached) and read once at the
+        end of the epoch, so logging costs no host synchronisation in the training step."""
+        self._epoch_scalars[key].append(value.detach() if torch.is_tensor(value) else float(value))
+
+    @staticmethod
+    def _to_floats(values: list) -> list[float]:
+        """The epoch's recorded values as floats: one device-to-host copy for all tensors of a key."""
+        tensors = [v for v in values if torch.is_tensor(v)]
+        floats = [v for v in values if not torch.is_tensor(v)]
+        if tensors:
+            floats += torch.stack([t.float().reshape(()) for t in tensors]).cpu().tolist()
+        return floats
 
     def _log_epoch_scalars(self) -> None:
         """One value per key and epoch (nnU-Net's logger needs that); means are taken over all DDP ranks."""
         for key in self.svl_log_keys:
-            mean = all_mean(self._epoch_scalars.get(key, []))
+            mean = all_mean(self._to_floats(self._epoch_scalars.get(key, [])))
             self.logger.log(key, float("nan") if mean is None else float(mean), self.current_epoch)
         self._epoch_scalars.clear()
 

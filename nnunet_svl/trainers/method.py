@@ -142,7 +142,7 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
         total = seg
         for part in self.parts:
             total = part.add_loss_terms(batch, total, losses)
-        self.record_scalar("svl_stage", self.stage())
+        self.record_scalar("svl_stage", float(self.stage()))
         losses["total"] = total
         return losses
 
