@@ -63,8 +63,8 @@ def _check_finished_run(ws, trainer: str, expect_correction: bool, expect_head: 
 def _killed_in_round_then_resumed(ws, trainer: str, fold: int, failpoint: str,
                                   check_killed: Optional[Callable[[Path], None]] = None) -> tuple[dict, dict, list]:
     """Train until the process SIGKILLs itself at ``failpoint`` (inside a label round of the last epoch), run
-    ``check_killed(fold folder)``, then ``--c``. Returns the checkpoint the kill left, the final checkpoint and the
-    label store's history; checks that the given dataset files are byte-identical throughout."""
+    ``check_killed(fold folder)``, then ``--c --val_best``. Returns the checkpoint the kill left, the final checkpoint
+    and the label store's history; checks that the given dataset files are byte-identical throughout."""
     from nnunet_svl.runtime.failpoints import FAILPOINT_ENV
 
     ds = noisy_dataset_dir(ws)
@@ -76,9 +76,14 @@ def _killed_in_round_then_resumed(ws, trainer: str, fold: int, failpoint: str,
     at_kill = _checkpoint(fold_dir / "checkpoint_latest.pth")
     if check_killed is not None:
         check_killed(fold_dir)
-    ws.train(NOISY_ID, trainer, fold=fold, plans=NARROW, resume=True, name=f"resumed_{trainer}_{fold}")
+    # --val_best: after training nnU-Net reloads checkpoint_best.pth for the final validation; the label store must
+    # keep every round the run committed (checked below: none lost), not roll back to the best checkpoint's round
+    ws.train(NOISY_ID, trainer, fold=fold, plans=NARROW, resume=True, name=f"resumed_{trainer}_{fold}",
+             extra_args=["--val_best"])
     final = _checkpoint(fold_dir / "checkpoint_final.pth")
     history = json.loads((fold_dir / "label_store" / "manifest.json").read_text())["history"]
+    logs = "".join(p.read_text() for p in fold_dir.glob("training_log_*.txt"))
+    assert f"for validation; the label store keeps round {len(history)}" in logs
     assert {p: p.read_bytes() for p in sorted(ds.rglob("*")) if p.is_file()} == before
     return at_kill, final, history
 
@@ -175,23 +180,3 @@ def test_sigkill_during_a_correction_round_then_resume(nnunet_ws):
     assert final["logging"]["svl_stage"] == [0.0, 1.0, 2.0]
     assert not (_fold_dir(nnunet_ws, trainer, fold=fold_index) / "label_store" / "r0005").exists()
 
-
-def test_val_best_keeps_the_label_store(nnunet_ws, tmp_path):
-    """``--val_best`` reloads checkpoint_best.pth after training for the final validation: the label store must keep
-    every round the run committed (what it trained on and what `audit` reads), not roll back to the best
-    checkpoint's round."""
-    from nnunet_svl.tools.audit import run_audit
-
-    trainer = "nnUNetTrainerDALE_tiny"
-    nnunet_ws.train(NOISY_ID, trainer, fold=1, plans=NARROW, extra_args=["--val_best"], name="val_best")
-    fold = _fold_dir(nnunet_ws, trainer, fold=1)
-    final = _checkpoint(fold / "checkpoint_final.pth")
-    manifest = json.loads((fold / "label_store" / "manifest.json").read_text())
-    assert manifest["round"] == final["svl_state"]["label_store_round"] == 4     # init + one round per epoch
-    assert [h["round"] for h in manifest["history"]] == [1, 2, 3, 4]
-    assert (fold / "validation" / "summary.json").is_file()
-    logs = "".join(p.read_text() for p in fold.glob("training_log_*.txt"))
-    assert "for validation; the label store keeps round 4" in logs       # the reload after training took this path
-    ds = noisy_dataset_dir(nnunet_ws)
-    out = run_audit(fold.parent, ds, nnunet_ws.preprocessed, tmp_path / "audit", fold=1)
-    assert out is not None
