@@ -16,8 +16,7 @@ from nnunet_svl.trainers.diagnostics import DiagnosticsMixin
 BUDGETS: dict[str, tuple[int, int, int]] = {
     "tiny": (3, 5, 1),     # CI: warm-up, transition, full RL and a label round in seconds
     "demo": (12, 25, 4),   # `nnunet-svl demo`: a few minutes on 2 CPU cores
-    "bench": (20, 25, 4),  # benchmark preset cpu40: 500 iterations per model (~5 min on 2 cores, 40³ phantoms)
-    "regime": (60, 25, 2),  # benchmark preset cpu: 1500 iterations, where label noise hurts nnU-Net (BENCHMARKS.md)
+    "bench": (20, 25, 4),  # benchmark presets: 500 iterations per model (~5 min on 2 cores, 40³ phantoms)
 }
 
 
@@ -52,13 +51,6 @@ class nnUNetTrainerBaseline_demo(nnUNetTrainerBaselineBudget):
     """Stock nnUNetTrainer with the 'demo' budget (the demo), for comparisons at the same budget."""
 
     svl_budget = "demo"
-
-
-class nnUNetTrainerBaseline_regime(nnUNetTrainerBaselineBudget):
-    """Stock nnUNetTrainer with the 'regime' budget (the CPU benchmark's default preset), for comparisons at the same
-    budget."""
-
-    svl_budget = "regime"
 
 
 class nnUNetTrainerBaseline_bench(nnUNetTrainerBaselineBudget):

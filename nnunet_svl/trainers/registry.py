@@ -18,7 +18,7 @@ from typing import Optional
 from nnunet_svl.runtime.config import SVLConfig
 from nnunet_svl.trainers.base import nnUNetTrainerSVLBase
 from nnunet_svl.trainers.budgets import (nnUNetTrainerBaseline_bench, nnUNetTrainerBaseline_demo,
-                                         nnUNetTrainerBaseline_regime, nnUNetTrainerBaseline_tiny)
+                                         nnUNetTrainerBaseline_tiny)
 from nnunet_svl.trainers.method import nnUNetTrainerSVLMethod
 
 # config used by the _tiny budget so that 3 short epochs go through warm-up, transition, full RL and a label round
@@ -70,8 +70,7 @@ ABLATION_DOCS: dict[str, str] = {
 BUDGET_DOCS: dict[str, str] = {
     "tiny": "3 epochs x 5 iterations, compressed schedule (tests)",
     "demo": "12 epochs x 25 iterations (nnunet-svl demo)",
-    "bench": "20 epochs x 25 iterations (benchmark preset 'cpu40')",
-    "regime": "60 epochs x 25 iterations (benchmark preset 'cpu': where label noise hurts nnU-Net)",
+    "bench": "20 epochs x 25 iterations (the CPU benchmark presets)",
 }
 ABLATIONS: dict[str, dict] = {
     "NoWarmup": dict(warmup_end=0),
@@ -120,14 +119,14 @@ def _variant(base: type, ablation: Optional[str], budget: Optional[str]) -> type
 for _base, _ablations in ((nnUNetTrainerVA3C, RL_ABLATIONS), (nnUNetTrainerDALE, DALE_ABLATIONS),
                           (nnUNetTrainerSVLDRL, tuple(dict.fromkeys(RL_ABLATIONS + DALE_ABLATIONS)))):
     _register(_base)
-    for _budget in (None, "tiny", "demo", "bench", "regime"):
+    for _budget in (None, "tiny", "demo", "bench"):
         for _abl in (None,) + _ablations:
             if _abl is None and _budget is None:
                 continue
             _register(_variant(_base, _abl, _budget))
 
 for _cls in (nnUNetTrainerSVLBase_tiny, nnUNetTrainerBaseline_tiny, nnUNetTrainerBaseline_demo,
-             nnUNetTrainerBaseline_bench, nnUNetTrainerBaseline_regime):
+             nnUNetTrainerBaseline_bench):
     _register(_cls)
 
 
