@@ -1,0 +1,26 @@
+"""Command-line edges: --fold accepts 0-4 and 'all' (audit, benchmark); a bad fold is argparse's one-line error."""
+import subprocess
+import sys
+
+import pytest
+
+from nnunet_svl.tools.benchmark import PRESETS
+from nnunet_svl.tools.cli import fold_arg
+
+
+def test_fold_arg():
+    assert fold_arg("all") == "all" and fold_arg("3") == 3
+    with pytest.raises(Exception, match="not a fold"):
+        fold_arg("three")
+
+
+def test_bad_fold_is_a_one_line_error():
+    out = subprocess.run([sys.executable, "-m", "nnunet_svl.tools.cli", "audit", "/nonexistent", "--fold", "x"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "not a fold" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_default_preset_is_the_noise_regime():
+    p = PRESETS["cpu"]
+    assert (p.n_train, p.n_test, p.fold, p.budget) == (24, 20, "all", "bench")
+    assert PRESETS["cpu40"].n_train == 12
