@@ -4,7 +4,9 @@
 
 * ``use_dale`` → :class:`nnunet_svl.dale.part.DalePart` (ω-weighted loss, alignment, loss-history rounds; METHOD §2);
 * ``use_rl`` → :class:`nnunet_svl.rl.part.VA3CPart` (head, staged losses, correction rounds; METHOD §1), with DALE's
-  confidence handed to its correction gate when both are on (``nnUNetTrainerSVLDRL``).
+  confidence handed to its correction gate when both are on (``nnUNetTrainerSVLDRL``);
+* ``case_gate`` → :class:`nnunet_svl.teacher.part.TeacherGatePart` first (EMA teacher, per-case noise flags; the
+  ``_Gated`` trainers, docs/METHOD.md §6).
 
 Hooks: ``build_svl_modules`` (the parts' modules, outside ``self.network``), ``compute_losses`` (every iteration:
 nnU-Net's loss or a part's replacement, then each part's terms), ``prepare_label_store`` / ``run_label_round`` (the
@@ -74,7 +76,8 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
 
     # ------------------------------------------------------------------------------------------ parts
     def method_parts(self) -> list[MethodPart]:
-        """DALE first (its ω is in the case when vA3C's correction gate reads it), then vA3C."""
+        """In round order: the teacher gate (``case_gate``: it resets each case to its given label and flags it), DALE
+        (its ω is in the case when vA3C's correction gate reads it), then vA3C."""
         space = self.label_space
         parts: list[MethodPart] = []
         if self.cfg.case_gate:
