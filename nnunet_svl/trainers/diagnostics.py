@@ -35,6 +35,8 @@ from nnunet_svl.runtime.jsonio import read_json
 from nnunet_svl.trainers.case_inference import sliding_window_maps
 
 CLEAN_LABELS_ENV_VAR = "NNUNET_SVL_CLEAN_LABELS"
+MEMORISATION_EVERY_ENV_VAR = "NNUNET_SVL_MEMORISATION_EVERY"
+"""Measure the memorisation curves every N epochs (default 1; the last epoch always); other epochs log NaN."""
 MEMORISATION_KEYS = ("mem_noisy_vs_given", "mem_noisy_vs_clean", "mem_clean_vs_given")
 QUALITY_KEYS = ("q_flip_precision_noisy", "q_flip_precision_clean", "q_recall_noisy", "q_net_fixed_noisy",
                 "q_net_fixed_clean", "q_dice_in_force_noisy", "q_dice_in_force_clean", "q_omega_auroc",
@@ -169,7 +171,10 @@ class DiagnosticsMixin:
         """Log the curves of ``epoch`` (the network as that epoch left it)."""
         if not self.diagnostics_enabled or self.local_rank != 0 or epoch < 0:
             return
-        for key, value in self.memorisation_curves().items():
+        every = max(1, int(os.environ.get(MEMORISATION_EVERY_ENV_VAR, "1") or 1))
+        measure = (epoch + 1) % every == 0 or epoch == self.num_epochs - 1
+        values = self.memorisation_curves() if measure else dict.fromkeys(MEMORISATION_KEYS, float("nan"))
+        for key, value in values.items():
             self.logger.log(key, value, epoch)
 
     # The curves of epoch e are measured at the start of epoch e + 1, before nnU-Net takes its start time (so time per
