@@ -141,3 +141,23 @@ def test_reference_and_valid_one_hot():
     assert ref.shape == (1, 2, 4) and ref[0, 0].tolist() == [0, 1, 0, 0] and ref[0, 1].tolist() == [0, 0, 1, 0]
     assert valid[0, 0].tolist() == [True, True, True, False]
     assert space.foreground_outputs == [1, 2] and space.classes == [0, 1, 2]
+
+
+def test_a_label_change_is_reported_to_earlier_parts_only(tmp_path):
+    """A part that resets the label before the others (the teacher gate) must not make a later part (DALE) update
+    state it has not computed yet; a part that changes it after others (vA3C) notifies the earlier ones."""
+    store, load_case, forward, infer, label = _setup(tmp_path)
+
+    class Resetter(MethodPart):
+        def round_due(self, epoch):
+            return True
+
+        def update_case(self, plan, case):
+            case.label = np.zeros_like(case.label)       # always differs from the label (4 foreground voxels)
+            return {}
+
+    first, rec = Resetter(), Recorder()
+    engine = LabelRoundEngine([first, rec], store, SPACE)
+    engine.run(engine.plan(0), ["c"], load_case, infer, forward)
+    assert rec.changes == []                              # the recorder came after: not notified
+    assert int(store.load("c").label.sum()) == 0

@@ -133,13 +133,13 @@ class LabelRoundEngine:
                        stats_source=self.store.case_file(case, stats=True),
                        reference=references(case) if references is not None else {})
         counts = agreement_counts(label, maps["probs"], self.space)
-        for part in self.parts:
+        for i, part in enumerate(self.parts):
             before = cr.label
             counts.update(part.update_case(plan, cr))
             if cr.label is not before and not np.array_equal(cr.label, before):
-                for other in self.parts:
-                    if other is not part:
-                        other.after_label_change(plan, cr, before)
+                # the parts that already did their work on the old label hear of it; later parts see the new one
+                for earlier in self.parts[:i]:
+                    earlier.after_label_change(plan, cr, before)
         if observe is not None:
             observe(plan, cr, label, counts)
         self.store.stage_case(round_index, case, cr.label, omega=cr.omega, fuzzy=cr.fuzzy,
