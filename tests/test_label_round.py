@@ -158,6 +158,6 @@ def test_a_label_change_is_reported_to_earlier_parts_only(tmp_path):
 
     first, rec = Resetter(), Recorder()
     engine = LabelRoundEngine([first, rec], store, SPACE)
-    engine.run(engine.plan(0), ["c"], load_case, infer, forward)
+    engine.run(engine.plan(1), ["c"], load_case, infer, forward)
     assert rec.changes == []                              # the recorder came after: not notified
     assert int(store.load("c").label.sum()) == 0
