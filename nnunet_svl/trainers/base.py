@@ -208,12 +208,17 @@ class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
         return {"loss": total.detach().cpu().numpy()}
 
     def _clip_gradients(self) -> None:
-        """nnU-Net's clipping (norm 12) of the network's gradients, and separately of the plugin's modules' [ours]: a
-        head's large gradients must not shrink the network's step."""
-        torch.nn.utils.clip_grad_norm_(self.network.parameters(), 12)
+        """nnU-Net's clipping (norm 12). When the plugin's losses reach the network (the paper's shared features,
+        ``rl_features_grad`` on), network and plugin modules are clipped *together*, as before: clipping the network
+        alone let the RL gradients through at full strength and the demo run collapsed to background at the start of
+        the transition stage (tests/test_e2e.py, Dice 0.0). With detached head features [ours, no harm] they are
+        clipped separately, so a head's large gradients cannot shrink the network's step."""
         extra = [p for p in self.svl_modules.parameters() if p.requires_grad]
-        if extra:
-            torch.nn.utils.clip_grad_norm_(extra, 12)
+        if not extra or self.cfg.rl_features_grad:
+            torch.nn.utils.clip_grad_norm_(list(self.network.parameters()) + extra, 12)
+            return
+        torch.nn.utils.clip_grad_norm_(self.network.parameters(), 12)
+        torch.nn.utils.clip_grad_norm_(extra, 12)
 
     def after_optimizer_step(self) -> None:
         """Hook: after every optimiser step (e.g. an EMA update)."""
