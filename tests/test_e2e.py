@@ -19,7 +19,10 @@ def test_full_journey_with_stock_predictor(nnunet_ws, tmp_path):
     manifest = json.loads((ds / "noise_manifest.json").read_text())
     assert sum(c["noisy"] for c in manifest["cases"].values()) == 3   # rho = 0.5 of 6 training cases
 
-    nnunet_ws.train(NOISY_ID, TRAINER, plans=NARROW)
+    # seeded (NNUNET_SVL_TRAIN_SEED): on this 6-case fixture an unseeded 300-iteration run sometimes never leaves the
+    # all-background solution (seen with the code before and after the method-parts refactor); the seed makes the
+    # test's outcome repeatable (CPU training is still not bit-exact across machines)
+    nnunet_ws.train(NOISY_ID, TRAINER, plans=NARROW, extra_env={"NNUNET_SVL_TRAIN_SEED": "1"})
     pred = tmp_path / "pred"
     nnunet_ws.predict(NOISY_ID, TRAINER, ds / "imagesTs", pred, plans=NARROW)
 
