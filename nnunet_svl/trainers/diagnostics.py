@@ -28,6 +28,7 @@ from nnunetv2.utilities.label_handling.label_handling import convert_labelmap_to
 from torch import distributed as dist
 
 from nnunet_svl.diagnostics.quality import case_record, foreground_dice, summarise
+from nnunet_svl.parts.base import LabelSpace
 from nnunet_svl.parts.voxels import first_scale, valid_voxels
 from nnunet_svl.runtime.atomic_io import atomic_write_json
 from nnunet_svl.runtime.errors import SVLInputError
@@ -143,7 +144,7 @@ class DiagnosticsMixin:
         if had_ds is not None:
             self.set_deep_supervision_enabled(False)
         try:
-            classes = [0] + [int(c) for c in self.label_manager.foreground_labels]
+            classes = LabelSpace.of(self.label_manager).classes
             tr_keys, _ = self.do_split()
             for case in sorted(tr_keys):
                 data, given = self.preprocessed_case(case)
@@ -197,7 +198,7 @@ class DiagnosticsMixin:
             return
         given = self.given_label(case)[0]
         valid = valid_voxels(given, self.label_manager.ignore_label)
-        classes = [0] + [int(c) for c in self.label_manager.foreground_labels]
+        classes = LabelSpace.of(self.label_manager).classes
         self._round_records.append(case_record(given, before[0], after[0], self.clean_label(case)[0], classes, valid,
                                                omega=None if omega is None else omega[0], case_score=case_score,
                                                flagged=flagged))
