@@ -7,7 +7,7 @@ The algorithm pieces are the modules beside this one: ω in :mod:`nnunet_svl.dal
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -37,6 +37,9 @@ class DalePart(MethodPart):
         self.num_epochs = num_epochs
         # the weights travel as extra channels of the target (not with regions; see trainers/data.py)
         self.weighted_loss = VoxelWeightedDeepSupervisionLoss.like(base_loss) if base_loss is not None else None
+        self.touches: Optional[Callable[[Sequence[str]], bool]] = None
+        """Teacher gate [ours, METHOD §5]: whether a batch holds a case the method may change (a flagged case). A batch
+        without one is trained with nnU-Net's own loss, exactly as in nnUNetTrainer. None: every batch is DALE's."""
         self.normalisers: dict[str, float] = {}
         """Per label class, the mean of exp(−η z) over all training cases in the last round
         (``omega_normalisation='class_across_cases'``)."""
@@ -58,7 +61,7 @@ class DalePart(MethodPart):
     def segmentation_loss(self, batch: Batch) -> Optional[torch.Tensor]:
         """nnU-Net's Dice+CE weighted per voxel by w = (1 − m) + m·ω once fuzzy voxels are in (METHOD §2.2), then
         rescaled per label class (``class_balance_max_gain``)."""
-        if batch.omega is None or self.weighted_loss is None:
+        if batch.omega is None or self.weighted_loss is None or not self.batch_is_mine(batch):
             return None
         active = 1.0 if self.fuzzy_voxels_active(batch.epoch) else 0.0
         omega, fuzzy, labels = as_scales(batch.omega), as_scales(batch.fuzzy), as_scales(batch.labels)
@@ -74,9 +77,14 @@ class DalePart(MethodPart):
         self.record("dale_fuzzy_mean", fuzzy[0].mean())
         return self.weighted_loss(batch.output, like(labels, batch.output), like(weights, batch.output))
 
+    def batch_is_mine(self, batch: Batch) -> bool:
+        """Without the teacher gate every batch; with it, a batch holding a flagged case (host-side: the case ids)."""
+        return self.touches is None or batch.keys is None or self.touches(list(batch.keys))
+
     def add_loss_terms(self, batch: Batch, total: torch.Tensor, logged: dict) -> torch.Tensor:
         """+ γ · class-conditional 2-Wasserstein alignment of fuzzy to stable decoder features (METHOD §2.2)."""
-        if not (self.fuzzy_voxels_active(batch.epoch) and self.cfg.alignment_weight > 0 and batch.fuzzy is not None):
+        if not (self.fuzzy_voxels_active(batch.epoch) and self.cfg.alignment_weight > 0 and batch.fuzzy is not None
+                and self.batch_is_mine(batch)):
             return total
         # standardised features (per channel, batch statistics, detached): the W2 distance of raw features grew
         # with their scale during a demo run (0.05·186 dominated the loss); standardised it cannot be gamed so

@@ -80,6 +80,11 @@ class TeacherGatePart(MethodPart):
             case.disputed = (teacher_label != given[0]) & valid
         return {"gate_flagged": int(case.flagged)}
 
+    def touches(self, keys) -> bool:
+        """Whether any of these cases is flagged (the method may change only those; the rest train as with
+        nnU-Net)."""
+        return any(str(k) in self.flagged for k in keys)
+
     def last_score(self, case: str) -> Optional[float]:
         """The case's disagreement score in the round under way (this rank's cases)."""
         return self._scores.get(case)

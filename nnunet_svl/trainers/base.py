@@ -37,7 +37,7 @@ from nnunet_svl.runtime.config import SVLConfig, resolve_config
 from nnunet_svl.runtime.distributed import all_mean
 from nnunet_svl.runtime.errors import SVLInputError
 from nnunet_svl.runtime.label_store import LabelStore
-from nnunet_svl.runtime.seeding import apply_train_seed
+from nnunet_svl.runtime.seeding import apply_train_seed, train_seed_from_env
 from nnunet_svl.parts.voxels import as_scales, like
 from nnunet_svl.trainers.budgets import apply_budget
 from nnunet_svl.trainers.diagnostics import MEMORISATION_KEYS, DiagnosticsMixin
@@ -107,7 +107,12 @@ class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
 
     def initialize(self):
         super().initialize()
-        self.build_svl_modules()
+        # the plugin's modules are initialised from their own generator: the global one (nnU-Net's data order and
+        # augmentation draw from it) stays where it would be in nnUNetTrainer, so a case the method leaves alone
+        # sees the same batches as with nnU-Net [ours, no harm by construction]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.cfg.seed + (train_seed_from_env() or 0))
+            self.build_svl_modules()
         self.svl_modules.to(self.device)
         if any(True for _ in self.svl_modules.parameters()):
             self.optimizer, self.lr_scheduler = self.configure_optimizers()

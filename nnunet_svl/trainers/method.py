@@ -85,8 +85,11 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
             gate.log = self.print_to_log_file
             parts.append(gate)
         if self.cfg.use_dale:
-            parts.append(DalePart(self.cfg, space, self.num_epochs,
-                                  base_loss=self.loss if self.uses_weight_channels else None))
+            dale = DalePart(self.cfg, space, self.num_epochs,
+                            base_loss=self.loss if self.uses_weight_channels else None)
+            if self.cfg.case_gate:
+                dale.touches = parts[0].touches   # batches without a flagged case: nnU-Net's loss, unchanged
+            parts.append(dale)
         if self.cfg.use_rl:
             va3c = VA3CPart(self.cfg, space, self.num_epochs, DecoderFeatureHook.last_layer(self.network).in_channels,
                             dim=len(self.configuration_manager.patch_size),
