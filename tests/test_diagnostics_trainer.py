@@ -32,7 +32,7 @@ def _check_curves(log):
 
 
 def test_method_trainer_reports_correction_quality(nnunet_ws):
-    fold, ckpt = _run(nnunet_ws, "nnUNetTrainerSVLDRL_tiny")
+    fold, ckpt = _run(nnunet_ws, "nnUNetTrainerSVLDRL_Paper_tiny")
     log = ckpt["logging"]
     _check_curves(log)
     for key in QUALITY_KEYS:
@@ -81,7 +81,7 @@ def test_oracle_trainer_without_clean_labels_is_a_clear_error(nnunet_ws):
 def test_teacher_gated_trainer_leaves_unflagged_cases_as_given(nnunet_ws):
     """The teacher gate: flags are reported every round; a case that is not flagged keeps its given label exactly
     (so a clean case that is not flagged is untouched), and the round counts its flags."""
-    fold, ckpt = _run(nnunet_ws, "nnUNetTrainerSVLDRL_Gated_tiny")
+    fold, ckpt = _run(nnunet_ws, "nnUNetTrainerSVLDRL_tiny")
     rounds = json.loads((fold / "svl_diagnostics.json").read_text())["rounds"]
     assert rounds and all("flags" in r for r in rounds)
     for r in rounds:

@@ -28,7 +28,7 @@ def test_gated_method_without_flags_trains_exactly_as_nnunet(nnunet_ws, tmp_path
     config = tmp_path / "never_flag.json"
     config.write_text(json.dumps({"gate_start": 1000}))
     baseline, _ = _weights(nnunet_ws, "nnUNetTrainerBaseline_tiny", {})
-    gated, ckpt = _weights(nnunet_ws, "nnUNetTrainerSVLDRL_Gated_tiny", {CONFIG_ENV_VAR: str(config)})
+    gated, ckpt = _weights(nnunet_ws, "nnUNetTrainerSVLDRL_tiny", {CONFIG_ENV_VAR: str(config)})
     assert ckpt["svl_state"].get("gate_flag_counts", {}) == {}
     # the method did run: DALE's and vA3C's rounds were committed and the head trained
     assert ckpt["svl_state"]["label_store_round"] >= 2

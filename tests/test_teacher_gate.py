@@ -45,10 +45,60 @@ def test_ema_teacher_moves_towards_the_student_and_stays_frozen():
     teacher = EMATeacher(student, decay=0.9)
     with torch.no_grad():
         student.weight.fill_(1.0)
+    # mean-teacher warm-up: decay_t = min(0.9, (1 + t) / (10 + t)) → 0.1 at t = 0, 2/11 at t = 1
     teacher.update(student)
-    assert teacher.model.weight.item() == pytest.approx(0.1)        # 0.9·0 + 0.1·1
+    assert teacher.model.weight.item() == pytest.approx(0.9)        # 0.1·0 + 0.9·1
     teacher.update(student)
-    assert teacher.model.weight.item() == pytest.approx(0.19)
+    assert teacher.model.weight.item() == pytest.approx(0.9 * 2 / 11 + 9 / 11)
+    teacher.updates.fill_(80)                                        # (1 + 80) / 90 = 0.9: the cap from here on
+    with torch.no_grad():
+        student.weight.fill_(0.0)
+    before = teacher.model.weight.item()
+    teacher.update(student)
+    assert teacher.model.weight.item() == pytest.approx(0.9 * before)
+    teacher.updates.fill_(1000)
+    assert teacher.decay_now().item() == pytest.approx(0.9)
     assert not any(p.requires_grad for p in teacher.parameters())
     teacher.train()
     assert not teacher.model.training
+
+
+def _gate_case(flagged: bool):
+    from nnunet_svl.parts.base import CaseRound
+    # 4 voxels, given label 0 1 1 0; teacher probabilities of class 1: 0.05, 0.95, 0.6, 0.97
+    p1 = np.array([0.05, 0.95, 0.6, 0.97], dtype=np.float32)
+    teacher = np.stack([1 - p1, p1])
+    given = np.array([[0, 1, 1, 0]], dtype=np.int16)
+    case = CaseRound(case="c", label=given.copy(), maps={"teacher": teacher},
+                     omega=np.full((1, 4), 1.5, np.float32), fuzzy=np.full((1, 4), 0.5, np.float32))
+    case.flagged = flagged
+    case.teacher_label = (p1 > 0.5).astype(np.int16)
+    case.disputed = case.teacher_label != given[0]
+    return case
+
+
+def test_dale_gate_weights():
+    from dataclasses import replace
+
+    from nnunet_svl.dale.part import DalePart
+    from nnunet_svl.parts.base import LabelSpace
+    from nnunet_svl.runtime.config import SVLConfig
+
+    space = LabelSpace((1,), None, False, 2)
+    # an unflagged case trains exactly as with nnU-Net: ω = 1, m = 0 → weight 1 everywhere
+    case = _gate_case(False)
+    DalePart(SVLConfig(use_dale=True), space, 10).apply_gate(case)
+    assert case.omega.tolist() == [[1, 1, 1, 1]] and case.fuzzy.tolist() == [[0, 0, 0, 0]]
+    # flagged, trust 0: only the disputed voxel 3 (label 0, teacher 0.97 for class 1) is dropped (ω 0, m 1)
+    case = _gate_case(True)
+    DalePart(SVLConfig(use_dale=True, teacher_trust_confidence=0.0), space, 10).apply_gate(case)
+    assert case.omega.tolist() == [[1.5, 1.5, 1.5, 0.0]] and case.fuzzy.tolist() == [[0.5, 0.5, 0.5, 1.0]]
+    # flagged, trust 0.9: voxel 2 (label 1, teacher 0.6) is dropped too; voxels 0 (0.95) and 1 (0.95) keep DALE's ω
+    case = _gate_case(True)
+    dale = DalePart(replace(SVLConfig(use_dale=True), teacher_trust_confidence=0.9), space, 10)
+    dale.apply_gate(case)
+    assert case.omega.tolist() == [[1.5, 1.5, 0.0, 0.0]]
+    # voxel 3 flipped to 1: its weight is the teacher's confidence in the new label
+    case.label[0, 3] = 1
+    dale.apply_gate(case, flipped=np.array([False, False, False, True]))
+    assert case.omega[0, 3] == pytest.approx(0.97) and case.fuzzy[0, 3] == 1.0

@@ -66,7 +66,8 @@ class DalePart(MethodPart):
         active = 1.0 if self.fuzzy_voxels_active(batch.epoch) else 0.0
         omega, fuzzy, labels = as_scales(batch.omega), as_scales(batch.fuzzy), as_scales(batch.labels)
         weights = [((1 - m) + m * w * active).clamp_min(0) for w, m in zip(omega, fuzzy)]
-        if self.cfg.class_balance_max_gain > 0:
+        if self.cfg.class_balance_max_gain > 0 and self.touches is None:
+            # not with the teacher gate: voxels it drops must not teach, not hand their weight to the rest
             weights = [class_balanced_weights(w, lab, self.space.num_heads, max_gain=self.cfg.class_balance_max_gain,
                                               ignore_label=self.space.ignore_label)
                        for w, lab in zip(weights, labels)]
@@ -120,12 +121,15 @@ class DalePart(MethodPart):
             case.omega = np.ones_like(case.omega)
             case.fuzzy = np.zeros_like(case.fuzzy)
             return
-        case.omega[0][case.disputed] = 0.0
-        case.fuzzy[0][case.disputed] = 1.0
+        teacher = case.maps["teacher"]
+        idx = np.searchsorted(self.space.classes_array(), case.label[0])
+        confidence = np.take_along_axis(teacher, np.clip(idx, 0, teacher.shape[0] - 1)[None], axis=0)[0]
+        dropped = case.disputed
+        if self.cfg.teacher_trust_confidence > 0:   # only confident agreement teaches (config docstring)
+            dropped = dropped | (confidence < self.cfg.teacher_trust_confidence)
+        case.omega[0][dropped] = 0.0
+        case.fuzzy[0][dropped] = 1.0
         if flipped is not None and flipped.any():
-            teacher = case.maps["teacher"]
-            idx = np.searchsorted(self.space.classes_array(), case.label[0])
-            confidence = np.take_along_axis(teacher, np.clip(idx, 0, teacher.shape[0] - 1)[None], axis=0)[0]
             case.omega[0][flipped] = confidence[flipped]
             case.fuzzy[0][flipped] = 1.0
 

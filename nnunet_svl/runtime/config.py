@@ -50,12 +50,13 @@ class SVLConfig:
     """The 0.3 in s·(1 ± 0.3ε)."""
     head_hidden: int = 16
     reward_map_conv: bool = False
-    rl_loss_mixing: Literal["paper", "additive"] = "paper"
+    rl_loss_mixing: Literal["paper", "additive"] = "additive"
     """``paper``: (1−λ)·L_seg + λ·L_value, (1−α−β)·L_seg + α·L_value + β·L_policy (the segmentation loss is scaled
     down); ``additive`` [ours, no harm]: L_seg + λ·L_value and L_seg + α·L_value + β·L_policy (with detached head
     features the network's gradient is exactly nnU-Net's)."""
-    rl_features_grad: bool = True
-    """Let the RL losses reach the segmentation network through the decoder features (the paper's shared encoder)."""
+    rl_features_grad: bool = False
+    """Let the RL losses reach the segmentation network through the decoder features (the paper's shared encoder;
+    ablation ``_Paper``). Off by default [ours, no harm]: the head learns from detached features."""
 
     # --- composite reward (METHOD §1.1, §1.2) ---
     lambda_continuity: float = 0.1
@@ -82,7 +83,7 @@ class SVLConfig:
     """ORACLE, benchmark only (reads the clean labels named by NNUNET_SVL_CLEAN_LABELS): ``case`` keeps corrections
     only in cases whose given label differs from the clean one; ``voxel`` keeps only flips to the clean label. Bounds
     what a gate could give; never a default."""
-    case_gate: bool = False
+    case_gate: bool = True
     """[ours, METHOD §5] The teacher gate: an EMA teacher scores every case's disagreement with its given label, only
     cases flagged as outliers are touched (disputed voxels weight 0 with DALE, confident teacher flips with vA3C),
     labels are recomputed from the given label every round, unflagged cases train exactly as with nnU-Net."""
@@ -102,6 +103,10 @@ class SVLConfig:
     teacher_flip_confidence: float = 0.9
     """vA3C flips a disputed voxel of a flagged case only where the teacher's probability of its label is at least
     this (and the agents' refined belief agrees); other disputed voxels get weight 0."""
+    teacher_trust_confidence: float = 0.0
+    """[ours] In a flagged case, a voxel whose given label the teacher confirms with a probability below this gets
+    weight 0 too (with DALE), not only the disputed ones: a flagged case teaches only where the teacher confidently
+    agrees with its label, or through a flip. 0 = only disputed voxels are dropped."""
     correction_max_rounds: int = 0
     """0 = unlimited."""
     correction_min_agreement: float = 0.3
@@ -164,6 +169,8 @@ class SVLConfig:
             bad("state_mode", "must be 'belief' or 'intensity'")
         if not 0 <= self.teacher_ema < 1:
             bad("teacher_ema", "must be in [0, 1)")
+        if not 0 <= self.teacher_trust_confidence <= 1:
+            bad("teacher_trust_confidence", "must be in [0, 1]")
         if not 0.5 <= self.teacher_flip_confidence <= 1:
             bad("teacher_flip_confidence", "must be in [0.5, 1]")
         if self.case_flag_persist < 1:

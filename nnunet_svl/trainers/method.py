@@ -5,8 +5,9 @@
 * ``use_dale`` → :class:`nnunet_svl.dale.part.DalePart` (ω-weighted loss, alignment, loss-history rounds; METHOD §2);
 * ``use_rl`` → :class:`nnunet_svl.rl.part.VA3CPart` (head, staged losses, correction rounds; METHOD §1), with DALE's
   confidence handed to its correction gate when both are on (``nnUNetTrainerSVLDRL``);
-* ``case_gate`` → :class:`nnunet_svl.teacher.part.TeacherGatePart` first (EMA teacher, per-case noise flags; the
-  ``_Gated`` trainers, docs/METHOD.md §6).
+* ``case_gate`` (default; off in the ``_Paper`` ablations) → :class:`nnunet_svl.teacher.part.TeacherGatePart` first
+  (EMA teacher, per-case noise flags, docs/METHOD.md §6); batches without a flagged case then train with nnU-Net's
+  own loss, so a run that flags nothing ends with nnUNetTrainer's weights (tests/test_no_harm.py).
 
 Hooks: ``build_svl_modules`` (the parts' modules, outside ``self.network``), ``compute_losses`` (every iteration:
 nnU-Net's loss or a part's replacement, then each part's terms), ``prepare_label_store`` / ``run_label_round`` (the
