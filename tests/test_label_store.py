@@ -88,3 +88,51 @@ def test_other_process_sees_commits(tmp_path):
     writer.commit_round(1, ["a"])
     assert (reader.load("a").label == 5).all()
     assert json.loads((tmp_path / "ls" / "manifest.json").read_text())["round"] == 1
+
+
+def test_excluded_cases_travel_with_the_round_and_are_restored(tmp_path):
+    store = LabelStore(tmp_path / "s")
+    lab = np.zeros((1, 2, 2, 2), np.int16)
+    for r, excluded in ((1, None), (2, ["b"]), (3, None), (4, [])):
+        for c in ("a", "b"):
+            store.stage_case(r, c, lab)
+        store.commit_round(r, ["a", "b"], excluded=excluded)
+        if r == 1:
+            assert store.excluded_cases() == frozenset()
+        if r in (2, 3):                      # None keeps the previous round's set
+            assert store.excluded_cases() == frozenset({"b"})
+    assert store.excluded_cases() == frozenset()      # an empty list clears it
+    store.restore_round(3)
+    assert store.excluded_cases() == frozenset({"b"})
+    store.restore_round(0)
+    assert store.excluded_cases() == frozenset()
+
+
+def test_dataset_serves_an_unexcluded_case_in_place_of_an_excluded_one(tmp_path):
+    from nnunet_svl.trainers.data import _LabelStoreDatasetMixin
+
+    store = LabelStore(tmp_path / "s")
+    lab = np.zeros((1, 2, 2, 2), np.int16)
+    for c in ("a", "b", "c"):
+        store.stage_case(1, c, lab)
+    store.commit_round(1, ["a", "b", "c"], excluded=["b", "c"])
+    ds = _LabelStoreDatasetMixin()
+    ds.identifiers = ["a", "b", "c"]
+    ds.attach(store, weight_channels=False, keep_excluded=0.0)
+    np.random.seed(0)
+    assert [ds.serve_instead(c) for c in ("a", "b", "c")] == ["a", "a", "a"]
+    # keep_excluded 1 (the default): nothing is replaced and no random number is drawn
+    ds.attach(store, weight_channels=False, keep_excluded=1.0)
+    state = np.random.get_state()[1].copy()
+    assert [ds.serve_instead(c) for c in ("a", "b", "c")] == ["a", "b", "c"]
+    assert np.array_equal(np.random.get_state()[1], state)
+    # keep 0.5: about half of the draws of an excluded case keep it
+    ds.attach(store, weight_channels=False, keep_excluded=0.5)
+    kept = sum(ds.serve_instead("b") == "b" for _ in range(2000))
+    assert 850 < kept < 1150
+    # nothing excluded: no random number is drawn even with keep 0
+    store.stage_case(2, "a", lab)
+    store.commit_round(2, ["a"], excluded=[])
+    ds.attach(store, weight_channels=False, keep_excluded=0.0)
+    state = np.random.get_state()[1].copy()
+    assert ds.serve_instead("b") == "b" and np.array_equal(np.random.get_state()[1], state)

@@ -193,6 +193,11 @@ class MethodPart:
     def after_label_change(self, plan: RoundPlan, case: CaseRound, old_label: np.ndarray) -> None:
         """Called when a later part changed ``case.label`` in this round."""
 
+    def excluded_cases(self) -> Optional[set]:
+        """After :meth:`finish_round`: training cases the data loader should skip from this round on (committed with
+        the round, so a resume restores them); None: this part has no say."""
+        return None
+
     def finish_round(self, plan: RoundPlan, totals: dict) -> None:
         """After the round is committed, with its counts summed over all cases and ranks (the same on every rank):
         cross-case quantities for the next round (e.g. normalisers)."""

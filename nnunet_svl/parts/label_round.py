@@ -152,12 +152,17 @@ class LabelRoundEngine:
         """Process every case (this rank's share under DDP) and commit the round; (round index, summed counts).
         ``observe(plan, case, label at the round's start, counts)`` sees every case before it is staged
         (diagnostics); ``references(case)`` gives oracle ablations the given and clean labels."""
+        def finish(totals: dict) -> Optional[list[str]]:
+            for part in self.parts:
+                part.finish_round(plan, totals)
+            excluded = [p.excluded_cases() for p in self.parts]
+            excluded = [e for e in excluded if e is not None]
+            return sorted(set().union(*excluded)) if excluded else None
+
         round_index, totals = run_synchronised_round(
             self.store, cases,
             lambda case, r: self.process_case(plan, case, r, load_case, infer, forward, observe, references),
-            summary={"kind": plan.kind, "epoch": plan.epoch})
-        for part in self.parts:
-            part.finish_round(plan, totals)
+            summary={"kind": plan.kind, "epoch": plan.epoch}, before_commit=finish)
         return round_index, totals
 
     def initialise(self, cases: Sequence[str], load_case: LoadCase) -> None:

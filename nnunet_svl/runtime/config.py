@@ -103,6 +103,11 @@ class SVLConfig:
     teacher_flip_confidence: float = 0.9
     """vA3C flips a disputed voxel of a flagged case only where the teacher's probability of its label is at least
     this (and the agents' refined belief agrees); other disputed voxels get weight 0."""
+    flagged_case_sampling: float = 1.0
+    """[ours] How often a flagged case still enters a batch: when the data loader draws a flagged case, it keeps it
+    with this probability and otherwise serves an unflagged case in its place (1 = flagged cases are drawn as often as
+    any; 0 = excluded from training once flagged). In a short budget a dropped voxel still costs its share of the
+    iterations; excluding the case gives them to the clean ones."""
     teacher_trust_confidence: float = 0.0
     """[ours] In a flagged case, a voxel whose given label the teacher confirms with a probability below this gets
     weight 0 too (with DALE), not only the disputed ones: a flagged case teaches only where the teacher confidently
@@ -169,6 +174,8 @@ class SVLConfig:
             bad("state_mode", "must be 'belief' or 'intensity'")
         if not 0 <= self.teacher_ema < 1:
             bad("teacher_ema", "must be in [0, 1)")
+        if not 0 <= self.flagged_case_sampling <= 1:
+            bad("flagged_case_sampling", "must be in [0, 1]")
         if not 0 <= self.teacher_trust_confidence <= 1:
             bad("teacher_trust_confidence", "must be in [0, 1]")
         if not 0.5 <= self.teacher_flip_confidence <= 1:

@@ -62,8 +62,13 @@ def all_mean(values: Sequence[float]) -> Optional[float]:
 
 
 def run_synchronised_round(store: LabelStore, cases: Sequence[str], process_case: Callable[[str, int], dict],
-                           summary: Optional[dict] = None) -> tuple[int, dict]:
+                           summary: Optional[dict] = None,
+                           before_commit: Optional[Callable[[dict], Optional[Sequence[str]]]] = None
+                           ) -> tuple[int, dict]:
     """Run one label round over ``cases`` on all ranks and commit it once.
+
+    ``before_commit(totals)`` runs on every rank once the counts are summed (it may use collectives) and returns the
+    cases the data loader should skip from this round on (None: unchanged); rank 0 commits them with the round.
 
     ``process_case(case, round_index)`` stages the case in ``store`` and returns numeric counts; the returned counts
     are summed over all cases and ranks. Returns (committed round index, summed counts).
@@ -76,9 +81,10 @@ def run_synchronised_round(store: LabelStore, cases: Sequence[str], process_case
             totals[k] = totals.get(k, 0) + v
     keys = sorted(set().union(*_all_keys(totals)))
     totals = all_sum({k: totals.get(k, 0) for k in keys})
+    excluded = before_commit(totals) if before_commit is not None else None
     barrier()
     if rank == 0:
-        store.commit_round(round_index, list(cases), {**(summary or {}), **totals})
+        store.commit_round(round_index, list(cases), {**(summary or {}), **totals}, excluded=excluded)
     barrier()
     if store.current_round != round_index:
         raise RuntimeError(f"rank {rank} sees label-store round {store.current_round}, expected {round_index}")

@@ -23,7 +23,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -124,8 +124,15 @@ class LabelStore:
             atomic_savez(d / f"{case}_stats.npz", **stats)
         failpoint("label-store-staged", round_index)
 
-    def commit_round(self, round_index: int, cases: list[str], summary: Optional[dict[str, Any]] = None) -> dict:
-        """Make round ``round_index`` (the ``cases`` staged for it) the committed state, atomically."""
+    def excluded_cases(self) -> frozenset:
+        """Cases the data loader should not train on as of the committed round (the teacher gate's flags when
+        ``flagged_case_sampling`` < 1); empty when none."""
+        return frozenset(self.manifest().get("sampling_excluded", ()))
+
+    def commit_round(self, round_index: int, cases: list[str], summary: Optional[dict[str, Any]] = None,
+                     excluded: Optional[Sequence[str]] = None) -> dict:
+        """Make round ``round_index`` (the ``cases`` staged for it) the committed state, atomically. ``excluded``
+        replaces the set of cases the data loader skips (None keeps the previous round's)."""
         m = self.manifest()
         if round_index != int(m["round"]) + 1:
             raise ValueError(f"cannot commit round {round_index} on top of round {m['round']}")
@@ -139,6 +146,9 @@ class LabelStore:
             "history": list(m.get("history", [])) + [{"round": round_index, "time": time.time(),
                                                        "n_cases": len(cases), **(summary or {})}],
         }
+        kept = sorted(excluded) if excluded is not None else m.get("sampling_excluded")
+        if kept:
+            new["sampling_excluded"] = list(kept)
         atomic_write_json(self.root / f"manifest_{d}.json", new)
         atomic_write_json(self.manifest_path, new)
         self._manifest_cache = None

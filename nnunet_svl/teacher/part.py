@@ -80,6 +80,11 @@ class TeacherGatePart(MethodPart):
             case.disputed = (teacher_label != given[0]) & valid
         return {"gate_flagged": int(case.flagged)}
 
+    def excluded_cases(self) -> Optional[set]:
+        """With ``flagged_case_sampling`` < 1 the flagged cases (the data loader draws an unflagged case in place of a
+        flagged one with probability 1 − ``flagged_case_sampling``)."""
+        return set(self.flagged) if self.cfg.flagged_case_sampling < 1 else None
+
     def touches(self, keys) -> bool:
         """Whether any of these cases is flagged (the method may change only those; the rest train as with
         nnU-Net)."""

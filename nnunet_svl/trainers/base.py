@@ -134,7 +134,8 @@ class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
         store_cls = STORE_DATASET_FOR[type(dataset_tr)]
         dataset_tr = store_cls(self.preprocessed_dataset_folder, list(dataset_tr.identifiers),
                                folder_with_segs_from_previous_stage=self.folder_with_segs_from_previous_stage)
-        dataset_tr.attach(self.label_store, self.uses_weight_channels)
+        dataset_tr.attach(self.label_store, self.uses_weight_channels,
+                          keep_excluded=self.cfg.flagged_case_sampling if self.cfg.case_gate else 1.0)
         return dataset_tr, dataset_val
 
     def get_training_transforms(self, *args, **kwargs):

@@ -44,13 +44,29 @@ class _LabelStoreDatasetMixin:
 
     label_store: Optional[LabelStore] = None
     weight_channels: bool = False
+    keep_excluded: float = 1.0
 
-    def attach(self, label_store: Optional[LabelStore], weight_channels: bool) -> "_LabelStoreDatasetMixin":
+    def attach(self, label_store: Optional[LabelStore], weight_channels: bool,
+               keep_excluded: float = 1.0) -> "_LabelStoreDatasetMixin":
         self.label_store = label_store
         self.weight_channels = weight_channels
+        self.keep_excluded = keep_excluded
         return self
 
+    def serve_instead(self, identifier: str) -> str:
+        """The case to serve for ``identifier``: itself, or — when the label store excludes it (the teacher gate's
+        flags, config ``flagged_case_sampling``) and the draw says so — a random case that is not excluded. No random
+        number is drawn while nothing is excluded, so an unflagged run samples exactly as nnU-Net does."""
+        if self.label_store is None or self.keep_excluded >= 1:
+            return identifier
+        excluded = self.label_store.excluded_cases()
+        if identifier not in excluded or (self.keep_excluded > 0 and np.random.random() < self.keep_excluded):
+            return identifier
+        allowed = [c for c in self.identifiers if c not in excluded]
+        return allowed[np.random.randint(len(allowed))] if allowed else identifier
+
     def load_case(self, identifier):
+        identifier = self.serve_instead(identifier)
         data, seg, seg_prev, properties = super().load_case(identifier)
         stored = self.label_store.load(identifier) if self.label_store is not None else None
         if stored is None and not self.weight_channels:
