@@ -30,10 +30,12 @@ class SVLConfig:
     """DALE: label-confidence reweighting, fuzzy partition and alignment (METHOD §2)."""
 
     # --- SVL-DRL staged schedule (METHOD §1.1 "Three stages") ---
-    warmup_end: float = 0.2
-    """End of warm-up (segmentation loss only). Fraction of the run if < 1, else an epoch number."""
-    transition_end: float = 0.35
-    """End of the transition stage (value loss switched on); full RL afterwards."""
+    warmup_end: float = 0.05
+    """End of warm-up (segmentation loss only). Fraction of the run if < 1, else an epoch number. Under the teacher
+    gate the head learns from detached features, so the stages only time the head's training and the first flips:
+    they follow the gate's early start [ours]; the ``_Paper`` ablations keep 0.2 / 0.35."""
+    transition_end: float = 0.1
+    """End of the transition stage (value loss switched on); full RL (and corrections) afterwards."""
     lambda_value_transition: float = 0.1
     """λ in L = (1-λ)·L_seg + λ·L_value during transition."""
     alpha_value: float = 0.1
@@ -89,8 +91,11 @@ class SVLConfig:
     labels are recomputed from the given label every round, unflagged cases train exactly as with nnU-Net."""
     teacher_ema: float = 0.99
     """EMA decay of the teacher's weights per training iteration."""
-    gate_start: float = 0.35
-    """Flags are decided from this point of the run on (fraction or epoch, as the stage boundaries)."""
+    gate_start: float = 0.05
+    """Flags are decided from this point of the run on (fraction or epoch, as the stage boundaries). Early is safe:
+    flags need a case to stand out against the lower half of all cases, which an immature teacher does not produce
+    (on the CPU preset the teacher, with its warm-up, flagged the same 9 noisy cases after 50 iterations as after
+    300; BENCHMARKS.md)."""
     case_flag_k: float = 3.0
     """A case is flagged when its score exceeds the lower half's median + max(k·1.4826·MAD, margin)
     (teacher/case_flags.py)."""
@@ -103,7 +108,7 @@ class SVLConfig:
     teacher_flip_confidence: float = 0.9
     """vA3C flips a disputed voxel of a flagged case only where the teacher's probability of its label is at least
     this (and the agents' refined belief agrees); other disputed voxels get weight 0."""
-    flagged_case_sampling: float = 1.0
+    flagged_case_sampling: float = 0.5
     """[ours] How often a flagged case still enters a batch: when the data loader draws a flagged case, it keeps it
     with this probability and otherwise serves an unflagged case in its place (1 = flagged cases are drawn as often as
     any; 0 = excluded from training once flagged). In a short budget a dropped voxel still costs its share of the
