@@ -102,3 +102,30 @@ def test_dale_gate_weights():
     case.label[0, 3] = 1
     dale.apply_gate(case, flipped=np.array([False, False, False, True]))
     assert case.omega[0, 3] == pytest.approx(0.97) and case.fuzzy[0, 3] == 1.0
+
+
+def test_flags_wait_for_a_network_that_has_learned_something_and_are_redecided():
+    from dataclasses import replace
+
+    from nnunet_svl.parts.base import LabelSpace, RoundPlan
+    from nnunet_svl.runtime.config import SVLConfig
+    from nnunet_svl.teacher.part import TeacherGatePart
+
+    cfg = replace(SVLConfig(use_dale=True), gate_start=0, correction_min_agreement=0.3, case_flag_margin=0.25)
+    gate = TeacherGatePart(cfg, LabelSpace((1,), None, False, 2), 10, nn.Conv3d(1, 2, 1))
+    # the 6-case fixture with a network that predicts no lesion yet: the empty (noisy) labels score 0, the cases
+    # with a lesion 1 — flagging now would flag the clean cases
+    immature = {"a": 1.0, "b": 1.0, "c": 0.0, "d": 0.0, "e": 0.0, "f": 1.0}
+    gate._scores = dict(immature)
+    gate.finish_round(RoundPlan(epoch=1), {"agree_overlap": 0, "agree_total": 3622})     # agreement 0 < 0.3
+    assert gate.flagged == set()
+    # once the network agrees with the labels (2·40/200 = 0.4), an outlier is flagged ...
+    gate._scores = {"a": 0.2, "b": 0.25, "c": 0.22, "d": 0.9, "e": 0.18, "f": 0.21}
+    gate.finish_round(RoundPlan(epoch=2), {"agree_overlap": 40, "agree_total": 200})
+    assert gate.flagged == {"d"}
+    assert gate.excluded_cases() == {"d"}          # flagged_case_sampling 0.5 < 1: the data loader thins it out
+    # ... and unflagged again when it no longer stands out
+    gate._scores = {"a": 0.2, "b": 0.25, "c": 0.22, "d": 0.24, "e": 0.18, "f": 0.9}
+    gate.finish_round(RoundPlan(epoch=3), {"agree_overlap": 40, "agree_total": 200})
+    assert gate.flagged == {"f"}
+    assert gate.touches(["a", "f"]) and not gate.touches(["a", "d"])

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from nnunet_svl.parts.base import CaseRound, LabelSpace, MethodPart, RoundPlan
+from nnunet_svl.parts.label_round import agreement_of
 from nnunet_svl.parts.voxels import first_scale
 from nnunet_svl.runtime.config import SVLConfig, epoch_boundary
 from nnunet_svl.teacher.case_flags import disagreement_score, flag_cases
@@ -95,13 +96,24 @@ class TeacherGatePart(MethodPart):
         return self._scores.get(case)
 
     def finish_round(self, plan: RoundPlan, totals: dict) -> None:
+        """Decide the flags from all cases' scores of this round — only from ``gate_start`` on and once the network
+        agrees with the labels at least ``correction_min_agreement`` (the start criterion [ours]: a network that
+        predicts no foreground yet scores every case with a lesion as disagreeing and every empty label as perfect,
+        which flagged the clean cases of the 6-case test fixture). Flags are re-decided every round: a case is flagged
+        while it was an outlier in the last ``case_flag_persist`` rounds."""
         scores = dict(item for part in self.gather(list(self._scores.items())) for item in part)
         self._scores = {}
         if plan.epoch < self.start_epoch or not scores:
             return
+        agreement = agreement_of(totals)
+        if self.cfg.correction_min_agreement > 0 and (agreement is None
+                                                      or agreement < self.cfg.correction_min_agreement):
+            self.log(f"teacher gate: no flags decided, the network's agreement with the labels is "
+                     f"{'not measured' if agreement is None else f'{agreement:.3f}'} "
+                     f"(< correction_min_agreement {self.cfg.correction_min_agreement})")
+            return
         new = flag_cases(scores, k=self.cfg.case_flag_k, margin=self.cfg.case_flag_margin)
-        for c in new:
-            self.flag_counts[c] = self.flag_counts.get(c, 0) + 1
+        self.flag_counts = {c: self.flag_counts.get(c, 0) + 1 for c in new}
         self.flagged = {c for c, n in self.flag_counts.items() if n >= self.cfg.case_flag_persist}
         self.log(f"teacher gate: {len(self.flagged)} of {len(scores)} cases flagged "
                  f"({sorted(self.flagged)}); scores {{{', '.join(f'{k}: {v:.3f}' for k, v in sorted(scores.items()))}}}")
