@@ -45,6 +45,16 @@ def agreement_of(totals: dict) -> Optional[float]:
     return 1.0 if total == 0 else 2.0 * float(totals["agree_overlap"]) / total
 
 
+def agreement_shortfall(agreement: Optional[float], minimum: float) -> Optional[str]:
+    """The start criterion shared by corrections and the teacher gate's flags [ours]: None when the network agrees
+    with the labels in force at least ``minimum`` (``correction_min_agreement``; 0 = no criterion), else why not, for
+    the log."""
+    if minimum <= 0 or (agreement is not None and agreement >= minimum):
+        return None
+    measured = "not measured" if agreement is None else f"{agreement:.3f}"
+    return f"the network's agreement with the labels was {measured} (< correction_min_agreement {minimum})"
+
+
 def agreement_counts(label: np.ndarray, probs: np.ndarray, space: LabelSpace) -> dict:
     """Foreground overlap of the network's argmax (regions: p > 0.5) with the label in force, valid voxels, all
     foreground labels together, as sums that add up over cases and DDP ranks (feeds :func:`agreement_of`)."""

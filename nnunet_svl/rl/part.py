@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from nnunet_svl.parts.base import Batch, CaseRound, LabelSpace, MethodPart, RoundPlan
+from nnunet_svl.parts.label_round import agreement_shortfall
 from nnunet_svl.rl.correction import class_probabilities, propose_corrections
 from nnunet_svl.rl.head import VA3CHead
 from nnunet_svl.rl.returns import RewardMapConv, a3c_losses
@@ -147,13 +148,10 @@ class VA3CPart(MethodPart):
         previous round (``correction_min_agreement``)."""
         if self.stage(plan.epoch) != 2 or self.space.has_regions or not self.cfg.correction_enabled:
             return
-        ready = self.cfg.correction_min_agreement <= 0 or \
-            (previous_agreement is not None and previous_agreement >= self.cfg.correction_min_agreement)
-        if not ready:
-            measured = "not measured" if previous_agreement is None else f"{previous_agreement:.3f}"
-            self.log(f"label round: no corrections yet, the network's agreement with the labels was {measured} "
-                     f"(< correction_min_agreement {self.cfg.correction_min_agreement})")
-        plan.correct = ready
+        shortfall = agreement_shortfall(previous_agreement, self.cfg.correction_min_agreement)
+        if shortfall is not None:
+            self.log(f"label round: no corrections yet, {shortfall}")
+        plan.correct = shortfall is None
 
     def patch_maps(self, plan: RoundPlan, x: torch.Tensor, logits: torch.Tensor,
                    features: torch.Tensor) -> dict[str, torch.Tensor]:

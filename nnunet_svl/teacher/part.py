@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from nnunet_svl.parts.base import CaseRound, LabelSpace, MethodPart, RoundPlan
-from nnunet_svl.parts.label_round import agreement_of
+from nnunet_svl.parts.label_round import agreement_of, agreement_shortfall
 from nnunet_svl.parts.voxels import first_scale
 from nnunet_svl.runtime.config import SVLConfig, epoch_boundary
 from nnunet_svl.teacher.case_flags import disagreement_score, flag_cases
@@ -105,12 +105,9 @@ class TeacherGatePart(MethodPart):
         self._scores = {}
         if plan.epoch < self.start_epoch or not scores:
             return
-        agreement = agreement_of(totals)
-        if self.cfg.correction_min_agreement > 0 and (agreement is None
-                                                      or agreement < self.cfg.correction_min_agreement):
-            self.log(f"teacher gate: no flags decided, the network's agreement with the labels is "
-                     f"{'not measured' if agreement is None else f'{agreement:.3f}'} "
-                     f"(< correction_min_agreement {self.cfg.correction_min_agreement})")
+        shortfall = agreement_shortfall(agreement_of(totals), self.cfg.correction_min_agreement)
+        if shortfall is not None:
+            self.log(f"teacher gate: no flags decided, {shortfall}")
             return
         new = flag_cases(scores, k=self.cfg.case_flag_k, margin=self.cfg.case_flag_margin)
         self.flag_counts = {c: self.flag_counts.get(c, 0) + 1 for c in new}
