@@ -66,7 +66,7 @@ class DalePart(MethodPart):
         active = 1.0 if self.fuzzy_voxels_active(batch.epoch) else 0.0
         omega, fuzzy, labels = as_scales(batch.omega), as_scales(batch.fuzzy), as_scales(batch.labels)
         weights = [((1 - m) + m * w * active).clamp_min(0) for w, m in zip(omega, fuzzy)]
-        if self.cfg.class_balance_max_gain > 0 and self.touches is None:
+        if self.cfg.class_balance_max_gain > 0 and not self.cfg.case_gate:
             # not with the teacher gate: voxels it drops must not teach, not hand their weight to the rest
             weights = [class_balanced_weights(w, lab, self.space.num_heads, max_gain=self.cfg.class_balance_max_gain,
                                               ignore_label=self.space.ignore_label)
@@ -121,15 +121,18 @@ class DalePart(MethodPart):
             case.omega = np.ones_like(case.omega)
             case.fuzzy = np.zeros_like(case.fuzzy)
             return
-        teacher = case.maps["teacher"]
-        idx = np.searchsorted(self.space.classes_array(), case.label[0])
-        confidence = np.take_along_axis(teacher, np.clip(idx, 0, teacher.shape[0] - 1)[None], axis=0)[0]
+        flips = flipped is not None and flipped.any()
+        trust = self.cfg.teacher_trust_confidence
+        if trust > 0 or flips:   # the teacher's probability of the label in force, only where it is read
+            teacher = case.maps["teacher"]
+            idx = np.searchsorted(self.space.classes_array(), case.label[0])
+            confidence = np.take_along_axis(teacher, np.clip(idx, 0, teacher.shape[0] - 1)[None], axis=0)[0]
         dropped = case.disputed
-        if self.cfg.teacher_trust_confidence > 0:   # only confident agreement teaches (config docstring)
-            dropped = dropped | (confidence < self.cfg.teacher_trust_confidence)
+        if trust > 0:   # only confident agreement teaches (config docstring)
+            dropped = dropped | (confidence < trust)
         case.omega[0][dropped] = 0.0
         case.fuzzy[0][dropped] = 1.0
-        if flipped is not None and flipped.any():
+        if flips:
             case.omega[0][flipped] = confidence[flipped]
             case.fuzzy[0][flipped] = 1.0
 
