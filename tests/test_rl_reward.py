@@ -94,7 +94,7 @@ def test_isolated_extra_component_is_penalised():
     same = composite_reward(g, g.clone(), g)
     blob = composite_reward(g, f_b, g)
     assert same.voxel.abs().max().item() == 0
-    assert blob.mean < same.mean
+    assert float(blob.mean) < float(same.mean)
     assert blob.extra_components_next.item() == 1 and blob.extra_components_prev.item() == 0
     # far voxel (0, 5): ΔDice = 2·4 / 8.6 − 1 = −.0697674, Δtv = 0, ΔN_extra = log(1+1) − log(1+0) = log 2
     assert blob.voxel[0, 0, 0, 5].item() == pytest.approx(8 / 8.6 - 1 - .1 * math.log(2), abs=1e-5)
@@ -126,7 +126,7 @@ def test_invalid_voxels_get_zero_and_do_not_enter_dice():
     # the invalid voxel's .2 → .9 is ignored by Dice: same ΔDice as without it (2/9)
     assert terms.delta_dice.item() == pytest.approx(2 / 9, abs=1e-5)
     # mean over the 3 valid voxels: (2·(.3 + 2/9) + 2/9) / 3
-    assert terms.mean == pytest.approx((2 * (.3 + 2 / 9) + 2 / 9) / 3, abs=1e-5)
+    assert float(terms.mean) == pytest.approx((2 * (.3 + 2 / 9) + 2 / 9) / 3, abs=1e-5)
 
 
 def test_batch_classes_3d_half_precision_and_errors():

@@ -70,7 +70,7 @@ def test_seeded_generator_is_deterministic():
     a, b, c = run(5), run(5), run(6)
     assert torch.equal(a.final_state, b.final_state)
     assert all(torch.equal(x, y) for x, y in zip(a.log_probs, b.log_probs))
-    assert a.mean_reward == b.mean_reward
+    assert float(a.mean_reward) == float(b.mean_reward)
     assert not torch.equal(a.final_state, c.final_state)
 
 
@@ -180,3 +180,32 @@ def test_elementwise_argmax_over_actions_matches_torch():
     g = torch.Generator().manual_seed(3)
     scores = torch.randint(0, 3, (2, 2, 3, 5, 6), generator=g).float()   # many ties: the first maximum must win
     assert torch.equal(_argmax_over_actions(scores), scores.argmax(dim=2))
+
+
+@pytest.mark.parametrize("spatial", [(9, 8), (6, 5, 7)])
+def test_components_counted_once_per_rollout_give_the_step_by_step_rewards(spatial):
+    """The components term is added after the loop from one copy of all binarised predictions (no host
+    synchronisation per step); every step's reward must equal composite_reward's step-by-step value."""
+    class Recording(BeliefObserver):
+        def __init__(self, features):
+            super().__init__(features)
+            self.seen = []
+
+        def observe(self, state):
+            self.seen.append(state.clone())
+            return super().observe(state)
+
+    torch.manual_seed(0)
+    head = VA3CHead(4, 2, dim=len(spatial), hidden=4)
+    features, state, reference = belief_inputs(spatial, seed=3)
+    valid = torch.rand((2, 1) + spatial, generator=torch.Generator().manual_seed(4)) > 0.2
+    kwargs = dict(lambda_c=0.5, w_local=1.0, w_dice=1.0)
+    observer = Recording(features)
+    res = rollout(head, observer, state, reference, t_max=4, generator=torch.Generator().manual_seed(2),
+                  valid_mask=valid, reward_kwargs=kwargs, action_scale=0.6)
+    seen = observer.seen[:5]
+    expected = [composite_reward(a, b, reference, valid_mask=valid, **kwargs) for a, b in zip(seen, seen[1:])]
+    assert any(bool((e.extra_components_next != e.extra_components_prev).any()) for e in expected)  # term active
+    for got, e in zip(res.rewards, expected):
+        assert torch.allclose(got, e.voxel, atol=1e-6)
+    assert float(res.mean_reward) == pytest.approx(sum(float(e.mean) for e in expected) / 4, abs=1e-6)

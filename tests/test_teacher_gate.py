@@ -129,3 +129,42 @@ def test_flags_wait_for_a_network_that_has_learned_something_and_are_redecided()
     gate.finish_round(RoundPlan(epoch=3), {"agree_overlap": 40, "agree_total": 200})
     assert gate.flagged == {"f"}
     assert gate.touches(["a", "f"]) and not gate.touches(["a", "d"])
+
+
+def test_va3c_rollout_only_on_batches_with_a_flagged_case_and_not_on_dropped_voxels(monkeypatch):
+    """Under the gate the head trains only on batches holding a flagged case (elsewhere: no rollout, nnU-Net's cost),
+    and voxels DALE dropped (ω = 0, disputed) give no reward: the head must not learn to restore a disputed label."""
+    import nnunet_svl.rl.part as rl_part
+    from nnunet_svl.parts.base import Batch, LabelSpace
+    from nnunet_svl.runtime.config import SVLConfig
+
+    space = LabelSpace(foreground_labels=(1,), ignore_label=None, has_regions=False, num_heads=2)
+    cfg = SVLConfig(use_rl=True, use_dale=True, warmup_end=0, transition_end=0)
+    part = rl_part.VA3CPart(cfg, space, 10, feature_channels=4, dim=3, num_input_channels=1,
+                            device=torch.device("cpu"))
+    part.build_modules()
+    part.batch_filter = lambda keys: "noisy" in keys
+    g = torch.Generator().manual_seed(0)
+    label = (torch.rand(1, 1, 6, 6, 6, generator=g) > 0.5).float()
+    omega = torch.ones_like(label)
+    omega[..., :3] = 0.0                      # half of the patch disputed
+
+    def batch(keys):
+        return Batch(data=torch.randn(1, 1, 6, 6, 6, generator=g), output=torch.randn(1, 2, 6, 6, 6, generator=g),
+                     labels=label, omega=omega, fuzzy=1 - omega, features=torch.randn(1, 4, 6, 6, 6, generator=g),
+                     keys=keys, epoch=5)
+
+    masks = []
+    original = rl_part.rollout
+    monkeypatch.setattr(rl_part, "rollout", lambda *a, **k: masks.append(k["valid_mask"]) or original(*a, **k))
+    total = torch.tensor(1.0)
+    state = part.generator.get_state()
+    logged = {}
+    assert part.add_loss_terms(batch(["clean_a", "clean_b"]), total, logged) is total
+    assert logged == {} and not masks and torch.equal(state, part.generator.get_state())   # no rollout, no draw
+    out = part.add_loss_terms(batch(["clean_a", "noisy"]), total, logged)
+    assert out is not total and "rl_value_loss" in logged and len(masks) == 1
+    assert not masks[0][..., :3].any() and masks[0][..., 3:].all()
+    part.batch_filter = None                  # no gate (the _Paper ablations): every batch, every valid voxel
+    part.add_loss_terms(batch(["clean_a"]), total, {})
+    assert len(masks) == 2 and masks[1].all()

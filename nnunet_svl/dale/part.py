@@ -7,7 +7,7 @@ The algorithm pieces are the modules beside this one: ω in :mod:`nnunet_svl.dal
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ from nnunet_svl.dale.partition import boundary_proximity, fuzzy_membership, norm
 from nnunet_svl.dale.weighted_loss import VoxelWeightedDeepSupervisionLoss, class_balanced_weights
 from nnunet_svl.parts.base import Batch, CaseRound, LabelSpace, MethodPart, RoundPlan
 from nnunet_svl.parts.voxels import as_scales, first_scale, like
-from nnunet_svl.runtime.config import SVLConfig, epoch_boundary
+from nnunet_svl.runtime.config import SVLConfig, epoch_boundary, epoch_period
 
 
 class DalePart(MethodPart):
@@ -37,9 +37,6 @@ class DalePart(MethodPart):
         self.num_epochs = num_epochs
         # the weights travel as extra channels of the target (not with regions; see trainers/data.py)
         self.weighted_loss = VoxelWeightedDeepSupervisionLoss.like(base_loss) if base_loss is not None else None
-        self.touches: Optional[Callable[[Sequence[str]], bool]] = None
-        """Teacher gate [ours, METHOD §5]: whether a batch holds a case the method may change (a flagged case). A batch
-        without one is trained with nnU-Net's own loss, exactly as in nnUNetTrainer. None: every batch is DALE's."""
         self.normalisers: dict[str, float] = {}
         """Per label class, the mean of exp(−η z) over all training cases in the last round
         (``omega_normalisation='class_across_cases'``)."""
@@ -55,7 +52,7 @@ class DalePart(MethodPart):
 
     def round_due(self, epoch: int) -> Optional[bool]:
         """Loss statistics every K epochs of training."""
-        return (epoch + 1) % self.cfg.correction_every == 0
+        return (epoch + 1) % epoch_period(self.cfg.correction_every, self.num_epochs) == 0
 
     # ------------------------------------------------------------------------------------------ losses
     def segmentation_loss(self, batch: Batch) -> Optional[torch.Tensor]:
@@ -77,10 +74,6 @@ class DalePart(MethodPart):
         self.record("dale_omega_min", omega[0].min())
         self.record("dale_fuzzy_mean", fuzzy[0].mean())
         return self.weighted_loss(batch.output, like(labels, batch.output), like(weights, batch.output))
-
-    def batch_is_mine(self, batch: Batch) -> bool:
-        """Without the teacher gate every batch; with it, a batch holding a flagged case (host-side: the case ids)."""
-        return self.touches is None or batch.keys is None or self.touches(list(batch.keys))
 
     def add_loss_terms(self, batch: Batch, total: torch.Tensor, logged: dict) -> torch.Tensor:
         """+ γ · class-conditional 2-Wasserstein alignment of fuzzy to stable decoder features (METHOD §2.2)."""

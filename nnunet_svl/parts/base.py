@@ -153,6 +153,14 @@ class MethodPart:
 
     def __init__(self) -> None:
         self.record: Callable[[str, float], None] = lambda key, value: None
+        self.batch_filter: Optional[Callable[[list], bool]] = None
+        """Teacher gate [ours, METHOD §5]: whether a batch holds a case the method may change (a flagged case). The
+        per-iteration work of a part runs only on such batches; the rest train with nnU-Net's own loss and cost what
+        they cost in nnUNetTrainer. None: every batch is the part's."""
+
+    def batch_is_mine(self, batch: "Batch") -> bool:
+        """Without the teacher gate every batch; with it, a batch holding a flagged case (host-side: the case ids)."""
+        return self.batch_filter is None or batch.keys is None or self.batch_filter(list(batch.keys))
 
     # --- modules and losses --------------------------------------------------------------------------------------
     def build_modules(self) -> dict[str, nn.Module]:

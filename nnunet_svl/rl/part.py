@@ -16,11 +16,12 @@ from torch import nn
 
 from nnunet_svl.parts.base import Batch, CaseRound, LabelSpace, MethodPart, RoundPlan
 from nnunet_svl.parts.label_round import agreement_shortfall
+from nnunet_svl.parts.voxels import first_scale
 from nnunet_svl.rl.correction import class_probabilities, propose_corrections
 from nnunet_svl.rl.head import VA3CHead
 from nnunet_svl.rl.returns import RewardMapConv, a3c_losses
 from nnunet_svl.rl.rollout import BeliefObserver, IntensityObserver, refine, rollout
-from nnunet_svl.runtime.config import SVLConfig, epoch_boundary
+from nnunet_svl.runtime.config import SVLConfig, epoch_boundary, epoch_period
 
 STAGE_NAMES = ("warmup", "transition", "full_rl")
 
@@ -94,14 +95,16 @@ class VA3CPart(MethodPart):
         """During full RL, a correction round every K epochs (this overrides DALE's statistics schedule)."""
         if self.stage(epoch) != 2:
             return None
-        return (epoch + 1 - self.transition_end_epoch) % self.cfg.correction_every == 0
+        return (epoch + 1 - self.transition_end_epoch) % epoch_period(self.cfg.correction_every, self.num_epochs) == 0
 
     # ------------------------------------------------------------------------------------------ losses
     def add_loss_terms(self, batch: Batch, total: torch.Tensor, logged: dict) -> torch.Tensor:
         """The staged loss (METHOD §1.1 "Three stages"): transition (1−λ)·L + λ·L_value, full RL
         (1−α−β)·L + α·L_value + β·L_policy."""
         stage = self.stage(batch.epoch)
-        if stage == 0:
+        if stage == 0 or not self.batch_is_mine(batch):
+            # under the teacher gate the head is trained on batches with a flagged case only: it is used only there
+            # (gated_flips), and a batch without one costs what it costs in nnUNetTrainer (no rollout)
             return total
         rl = self.rl_losses(batch)
         logged.update({"rl_mean_reward": rl["mean_reward"], "rl_value_loss": rl["value"],
@@ -130,6 +133,10 @@ class VA3CPart(MethodPart):
         """A t_max-step stochastic rollout on this batch and its A3C value / policy / entropy terms."""
         features = batch.features if self.cfg.rl_features_grad else batch.features.detach()
         reference, valid = self.space.reference_and_valid(batch.label)
+        if self.batch_filter is not None and batch.omega is not None:
+            # teacher gate: the voxels DALE drops (ω = 0: disputed, the teacher contradicts the given label) give no
+            # reward either, so the head does not learn to restore the label the teacher disputes [ours]
+            valid = valid & (first_scale(batch.omega) > 0)
         observer, state0 = self.observer_and_state(batch.data, batch.logits, features)
         result = rollout(self.head, observer, state0, reference, t_max=self.cfg.t_max, gamma=self.cfg.gamma,
                          generator=self.generator, greedy=False, valid_mask=valid,

@@ -159,8 +159,9 @@ class RewardTerms:
     """(B, K) max(N_cc − 1, 0) of f_prev; pass it back as ``components_prev`` of the next step to skip a count."""
     extra_components_next: torch.Tensor
     """(B, K) max(N_cc − 1, 0) of f_next."""
-    mean: float
-    """Mean of ``voxel`` over valid agents."""
+    mean: torch.Tensor
+    """Mean of ``voxel`` over valid agents (0-d tensor on the reward's device: reading it is left to the caller, so a
+    training step does not wait for the device)."""
 
 
 @torch.no_grad()
@@ -197,7 +198,7 @@ def composite_reward(f_prev: torch.Tensor, f_next: torch.Tensor, reference: torc
         n_valid = mask.sum()
     else:
         n_valid = torch.tensor(voxel.numel(), device=voxel.device)
-    mean = float(voxel.sum() / n_valid.clamp_min(1))
+    mean = voxel.sum() / n_valid.clamp_min(1)
     return RewardTerms(voxel=voxel, delta_dice=delta_dice,
                        continuity_prev=cc_prev + tv_per_surface_voxel(p0, threshold),
                        continuity_next=cc_next + tv_per_surface_voxel(p1, threshold),

@@ -16,14 +16,14 @@ treats the t_max steps as a window of an ongoing refinement, so V(s) needs no no
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol
 
 import torch
 
 from nnunet_svl.rl.actions import ACTION_NAMES, NUM_ACTIONS, apply_actions, sample_uniform_eps
 from nnunet_svl.rl.returns import nstep_returns
-from nnunet_svl.rl.reward import composite_reward
+from nnunet_svl.rl.reward import composite_reward, extra_components
 
 GREEDY_EPS = 0.5
 """ε used by greedy (inference-time) steps: the expectation of U(0, 1), so refinement is deterministic."""
@@ -97,10 +97,15 @@ class RolloutResult:
     bootstrap_value: torch.Tensor
     """V(s_T), detached."""
     final_state: torch.Tensor
-    mean_reward: float
-    """Mean agent reward per step over valid voxels, averaged over steps."""
-    action_counts: dict[str, int] = field(default_factory=dict)
-    """How often each action was taken over all agents and steps, keyed by ``ACTION_NAMES``."""
+    mean_reward: torch.Tensor
+    """Mean agent reward per step over valid voxels, averaged over steps (0-d tensor, not read in the step)."""
+    action_count_tensor: torch.Tensor
+    """How often each action was taken over all agents and steps, in ``ACTION_NAMES`` order (on the device)."""
+
+    @property
+    def action_counts(self) -> dict[str, int]:
+        """``action_count_tensor`` keyed by ``ACTION_NAMES`` (reads the device: diagnostics and tests only)."""
+        return dict(zip(ACTION_NAMES, self.action_count_tensor.tolist()))
 
 
 class _EmbeddingCache:
@@ -151,6 +156,32 @@ def _check_shapes(head: Any, state0: torch.Tensor) -> None:
         raise ValueError(f"state has {state0.shape[1]} channels but the head has {k} agent channels")
 
 
+def _valid_count(valid_mask: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    if valid_mask is None:
+        return torch.tensor(float(like.numel()), device=like.device)
+    return valid_mask.to(device=like.device, dtype=torch.bool).expand_as(like).sum().clamp_min(1)
+
+
+def component_penalties(binarised: list[torch.Tensor], reference: torch.Tensor, valid_mask: Optional[torch.Tensor],
+                        reward_kwargs: dict) -> list[torch.Tensor]:
+    """−λ_C · Δlog(1 + max(N_cc − 1, 0)) of every step (METHOD §1.1; :mod:`nnunet_svl.rl.reward`), broadcast over
+    each case's and class's agents and 0 outside ``valid_mask``: the components term of the composite reward for all
+    steps at once, from the t_max + 1 binarised predictions (one device-to-host copy)."""
+    steps = torch.stack(binarised)                                  # (T + 1, B, K, *sp)
+    flat = steps.reshape((-1,) + tuple(steps.shape[2:]))
+    extra = extra_components(flat, reward_kwargs.get("connectivity", 26)).reshape(steps.shape[:3])
+    log_extra = torch.log1p(extra)
+    lambda_c = reward_kwargs.get("lambda_c", 0.1)
+    expand = (...,) + (None,) * (reference.ndim - 2)
+    out = []
+    for t in range(steps.shape[0] - 1):
+        penalty = (-lambda_c * (log_extra[t + 1] - log_extra[t]))[expand].expand_as(reference).float()
+        if valid_mask is not None:
+            penalty = penalty * valid_mask.to(device=penalty.device, dtype=torch.bool).expand_as(penalty)
+        out.append(penalty)
+    return out
+
+
 def rollout(head: AgentHead, observer: Observer, state0: torch.Tensor, reference: torch.Tensor, t_max: int = 5,
             gamma: float = 0.95, generator: Optional[torch.Generator] = None, greedy: bool = False,
             reward_kwargs: Optional[dict] = None, valid_mask: Optional[torch.Tensor] = None,
@@ -173,31 +204,41 @@ def rollout(head: AgentHead, observer: Observer, state0: torch.Tensor, reference
                          f"{tuple(reference.shape)}")
     log_probs, entropies, values, rewards = [], [], [], []
     counts = torch.zeros(NUM_ACTIONS, dtype=torch.long, device=state.device)
-    reward_sum = 0.0
-    components_prev = None
+    reward_sum = torch.zeros((), device=state.device)
+    # the components term is added after the loop: the rewards are only read by the returns, so the t_max + 1
+    # binarised predictions go to the CPU for cc3d in one copy per rollout instead of one per step (a host
+    # synchronisation each on a GPU) [ours; the rewards are the same as step by step, tests/test_rl_rollout.py]
+    count_components = reward_kwargs.pop("compute_components", True) and reward_kwargs.get("lambda_c", 0.1) != 0
+    threshold = reward_kwargs.get("threshold", 0.5)
+    binarised = [obs.prediction > threshold] if count_components else []
     for _ in range(t_max):
         logits, value = head.decide(embed(obs.features), state)
         actions, log_prob, entropy, state = _act(logits, state, generator, greedy, action_scale)
         next_obs = observer.observe(state)
         terms = composite_reward(obs.prediction, next_obs.prediction, reference, valid_mask=valid_mask,
-                                 components_prev=components_prev, **reward_kwargs)
-        components_prev = terms.extra_components_next
-        agent_reward = terms.voxel if observer.per_class_agents else \
-            terms.voxel.mean(dim=1, keepdim=True).expand_as(state)
+                                 compute_components=False, **reward_kwargs)
+        if count_components:
+            binarised.append(next_obs.prediction > threshold)
         log_probs.append(log_prob)
         entropies.append(entropy)
         values.append(value.float())
-        rewards.append(agent_reward)
-        reward_sum += terms.mean
+        rewards.append(terms.voxel)
+        reward_sum = reward_sum + terms.mean
         counts += torch.stack([(actions == a).sum() for a in range(NUM_ACTIONS)])
         obs = next_obs
+    if count_components:
+        for t, penalty in enumerate(component_penalties(binarised, reference, valid_mask, reward_kwargs)):
+            rewards[t] = rewards[t] + penalty
+            reward_sum = reward_sum + (penalty.sum() / _valid_count(valid_mask, penalty))
+    if not observer.per_class_agents:
+        rewards = [r.mean(dim=1, keepdim=True).expand_as(state) for r in rewards]
     with torch.no_grad():
         _, bootstrap = head.decide(embed(obs.features), state)
     bootstrap = bootstrap.float().detach()
     return RolloutResult(log_probs=log_probs, entropies=entropies, values=values, rewards=rewards,
                          returns=nstep_returns(rewards, bootstrap, gamma, reward_map=reward_map),
                          bootstrap_value=bootstrap, final_state=state, mean_reward=reward_sum / t_max,
-                         action_counts=dict(zip(ACTION_NAMES, counts.tolist())))
+                         action_count_tensor=counts)
 
 
 @torch.no_grad()

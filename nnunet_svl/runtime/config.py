@@ -67,8 +67,12 @@ class SVLConfig:
     reward_dice_weight: float = 1.0
 
     # --- iterated label correction (METHOD §1.2 "Dynamic iterative label update") ---
-    correction_every: int = 2
-    """K: a correction round every K epochs of full RL (and every K epochs of DALE statistics for DALE alone)."""
+    correction_every: float = 0.1
+    """K: a label round (correction, statistics, the teacher gate's flags) every K epochs; a fraction (< 1) of the run
+    is rounded up to whole epochs (:func:`epoch_period`) [ours]: 0.1 gives every 2 epochs in the 20-epoch CPU
+    benchmark and every 100 epochs in nnU-Net's default 1000-epoch run, so a run has about 10 rounds whatever its
+    length and their share of the training time does not grow with it (the papers' every-2-epochs would be 500
+    rounds there; BENCHMARKS.md, overhead)."""
     correction_tau: float = 0.8
     """τ: minimum refined probability of the proposed label for a voxel to flip."""
     correction_omega_gate: float = 1.0
@@ -204,8 +208,8 @@ class SVLConfig:
             bad("action_scale", "must be in (0, 1]")
         if self.head_hidden < 1:
             bad("head_hidden", "must be >= 1")
-        if self.correction_every < 1:
-            bad("correction_every", "must be >= 1")
+        if not (math.isfinite(self.correction_every) and self.correction_every > 0):
+            bad("correction_every", "must be a fraction of the run in (0, 1) or a number of epochs >= 1")
         if not 0.5 <= self.correction_tau <= 1:
             bad("correction_tau", "must be in [0.5, 1]")
         if self.correction_connectivity not in (4, 8, 6, 18, 26):
@@ -276,6 +280,13 @@ def resolve_config(base: SVLConfig, environ: Optional[dict] = None) -> SVLConfig
     if not path:
         return base
     return base.with_overrides(load_config_overrides(path), source=str(path))
+
+
+def epoch_period(value: float, num_epochs: int) -> int:
+    """A period in epochs: fractions (< 1) of ``num_epochs`` rounded up (at least 1), epoch numbers kept."""
+    if value < 1:
+        return max(1, int(math.ceil(value * num_epochs - 1e-9)))
+    return int(value)
 
 
 def epoch_boundary(value: float, num_epochs: int) -> int:

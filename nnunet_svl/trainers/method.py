@@ -89,7 +89,7 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
             dale = DalePart(self.cfg, space, self.num_epochs,
                             base_loss=self.loss if self.uses_weight_channels else None)
             if self.cfg.case_gate:
-                dale.touches = parts[0].touches   # batches without a flagged case: nnU-Net's loss, unchanged
+                dale.batch_filter = parts[0].touches   # batches without a flagged case: nnU-Net's loss, unchanged
             parts.append(dale)
         if self.cfg.use_rl:
             va3c = VA3CPart(self.cfg, space, self.num_epochs, DecoderFeatureHook.last_layer(self.network).in_channels,
@@ -99,6 +99,8 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
                             confidence_gate=self.cfg.use_dale and not self.cfg.case_gate,
                             seed_offset=train_seed_from_env() or 0)
             va3c.log = self.print_to_log_file
+            if self.cfg.case_gate:
+                va3c.batch_filter = parts[0].touches   # the head's rollout only on batches with a flagged case
             parts.append(va3c)
         for part in parts:
             part.record = self.record_scalar
