@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
 import torch
 
 from conftest import NARROW, NOISY_ID

@@ -189,6 +189,10 @@ class MethodPart:
     def initial_case(self, case: CaseRound) -> None:
         """Before training: fill ``case`` for the part's initial round (only parts with ``initial_rounds``)."""
 
+    def wants_patch_maps(self, plan: RoundPlan, case: str) -> bool:
+        """Whether :meth:`patch_maps` is needed for ``case`` in this round (False skips its inference work)."""
+        return True
+
     def patch_maps(self, plan: RoundPlan, x: torch.Tensor, logits: torch.Tensor,
                    features: torch.Tensor) -> dict[str, torch.Tensor]:
         """Extra per-patch maps (B, C, *patch) this round needs, blended over the case like the probabilities."""

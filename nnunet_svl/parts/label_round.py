@@ -124,11 +124,14 @@ class LabelRoundEngine:
         return plan
 
     # ------------------------------------------------------------------------------------------------ running
-    def patch_callback(self, plan: RoundPlan, forward: Forward) -> Callable[[torch.Tensor], dict]:
+    def patch_callback(self, plan: RoundPlan, forward: Forward, case: Optional[str] = None) \
+            -> Callable[[torch.Tensor], dict]:
+        parts = [p for p in self.parts if case is None or p.wants_patch_maps(plan, case)]
+
         def fn(x: torch.Tensor) -> dict[str, torch.Tensor]:
             logits, features = forward(x)
             maps = {"probs": self.space.probabilities(logits)}
-            for part in self.parts:
+            for part in parts:
                 maps.update(part.patch_maps(plan, x, logits, features))
             return maps
 
@@ -138,7 +141,7 @@ class LabelRoundEngine:
                      forward: Forward, observe: Optional[Observe] = None,
                      references: Optional[Callable[[str], dict]] = None) -> dict:
         data, label, stats = load_case(case)
-        maps = infer(data, self.patch_callback(plan, forward))
+        maps = infer(data, self.patch_callback(plan, forward, case))
         cr = CaseRound(case=case, label=label, maps=maps, stats=stats,
                        stats_source=self.store.case_file(case, stats=True),
                        reference=references(case) if references is not None else {})

@@ -160,6 +160,11 @@ class VA3CPart(MethodPart):
             self.log(f"label round: no corrections yet, {shortfall}")
         plan.correct = shortfall is None
 
+    def wants_patch_maps(self, plan: RoundPlan, case: str) -> bool:
+        """The refinement is needed in correction rounds, and under the teacher gate only in flagged cases (the
+        only ones :meth:`gated_flips` reads it in)."""
+        return plan.correct and (self.batch_filter is None or self.batch_filter([case]))
+
     def patch_maps(self, plan: RoundPlan, x: torch.Tensor, logits: torch.Tensor,
                    features: torch.Tensor) -> dict[str, torch.Tensor]:
         """In a correction round: the agents' greedy refinement of this patch (foreground probabilities)."""

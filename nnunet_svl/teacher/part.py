@@ -50,6 +50,10 @@ class TeacherGatePart(MethodPart):
         self.flag_counts: dict[str, int] = {}
         self._scores: dict[str, float] = {}
         self.log: Callable[[str], None] = lambda message: None
+        self.round_network_is_teacher = False
+        """Set by the trainer when label rounds run the teacher instead of the network (one forward pass per patch
+        instead of two: probabilities, DALE's loss history, agreement and the vA3C refinement all read the teacher
+        then)."""
 
     def build_modules(self) -> dict[str, nn.Module]:
         return {"teacher": self.teacher}
@@ -64,8 +68,15 @@ class TeacherGatePart(MethodPart):
     # ------------------------------------------------------------------------------------------ label rounds
     def patch_maps(self, plan: RoundPlan, x: torch.Tensor, logits: torch.Tensor,
                    features: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.round_network_is_teacher:       # the round's forward pass already was the teacher's
+            return {"teacher": self.space.probabilities(logits)}
         with torch.no_grad():
             return {"teacher": self.space.probabilities(first_scale(self.teacher(x)))}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The teacher's logits of ``x`` (no gradient, no deep supervision)."""
+        with torch.no_grad():
+            return first_scale(self.teacher(x))
 
     def update_case(self, plan: RoundPlan, case: CaseRound) -> dict:
         given = case.reference["given"]
