@@ -24,3 +24,26 @@ def test_default_preset_is_the_noise_regime():
     p = PRESETS["cpu"]
     assert (p.n_train, p.n_test, p.fold, p.budget) == (24, 20, "all", "bench")
     assert PRESETS["cpu40"].n_train == 12
+
+
+def test_every_option_has_help_and_protocols_list_their_choices():
+    import argparse
+
+    from nnunet_svl.tools.cli import build_parser
+    from nnunet_svl.tools.noise import PROTOCOLS
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in sub.choices.items():
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, f"nnunet-svl {name} {action.option_strings or action.dest}: no help text"
+            if action.dest in ("protocol", "protocols"):
+                assert list(action.choices) == list(PROTOCOLS), (name, action.dest)
+
+
+def test_full_preset_on_cpu_warns():
+    from nnunet_svl.tools.benchmark import preset_warning
+
+    assert "days per model" in preset_warning("full", "cpu")
+    assert preset_warning("full", "cuda") is None and preset_warning("cpu", "cpu") is None

@@ -114,6 +114,16 @@ def _nanmean(values) -> float:
     return float(np.mean(vals)) if vals else float("nan")
 
 
+def preset_warning(preset: str, device: str) -> Optional[str]:
+    """A warning for a preset that cannot finish on this device in reasonable time (``full`` on the CPU), or None."""
+    p = PRESETS[preset]
+    if p.budget is None and device == "cpu":
+        return (f"WARNING: preset '{preset}' trains every model with nnU-Net's default budget (1000 epochs x 250 "
+                "iterations) on the CPU: days per model. Use --device cuda on a GPU machine, or --preset cpu "
+                "(about 5 minutes per model on 2 cores).")
+    return None
+
+
 def _progress(msg: str) -> None:
     print(f"[benchmark {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -225,6 +235,9 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
     ws = NNUNetWorkspace.create(Path(workspace))
     out_dir = Path(output) if output else ws.root / "benchmark"
     out_dir.mkdir(parents=True, exist_ok=True)
+    warning = preset_warning(preset, device)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     _progress(f"workspace {ws.root}, preset {preset}, seeds {seeds}, logs in {ws.log_dir}")
 
     # 1. source dataset (clean labels)

@@ -153,32 +153,35 @@ def _cmd_scale_check(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from nnunet_svl.tools.noise import PROTOCOLS
+
     p = argparse.ArgumentParser(prog="nnunet-svl", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("doctor", help="check torch/torchvision/nnU-Net/nnUNet_extTrainer and say how to fix problems")
-    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--quiet", action="store_true", help="print only problems")
     s.set_defaults(func=_cmd_doctor)
 
     s = sub.add_parser("demo-dataset", help="write the synthetic 3-D phantom dataset (nnU-Net raw format)")
     s.add_argument("--raw-root", help="nnU-Net raw folder (default: $nnUNet_raw)")
-    s.add_argument("--dataset-id", type=int, default=990)
-    s.add_argument("--name", default="SVLDemo")
-    s.add_argument("--n-train", type=int, default=12)
-    s.add_argument("--n-test", type=int, default=6)
-    s.add_argument("--shape", type=int, nargs=3, default=(48, 48, 48), metavar=("X", "Y", "Z"))
-    s.add_argument("--num-classes", type=int, default=1, choices=(1, 2))
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--dataset-id", type=int, default=990, help="nnU-Net dataset id to write (default 990)")
+    s.add_argument("--name", default="SVLDemo", help="dataset name (DatasetXXX_NAME; default SVLDemo)")
+    s.add_argument("--n-train", type=int, default=12, help="training cases (default 12)")
+    s.add_argument("--n-test", type=int, default=6, help="test cases with labels in labelsTs (default 6)")
+    s.add_argument("--shape", type=int, nargs=3, default=(48, 48, 48), metavar=("X", "Y", "Z"),
+                   help="image size in voxels (default 48 48 48)")
+    s.add_argument("--num-classes", type=int, default=1, choices=(1, 2), help="foreground classes (default 1)")
+    s.add_argument("--seed", type=int, default=0, help="random seed of the phantoms (default 0)")
     s.set_defaults(func=_cmd_demo_dataset)
 
     s = sub.add_parser("corrupt", help="write a NEW dataset whose training labels are corrupted by a noise protocol")
     s.add_argument("source", help="source dataset: id, DatasetXXX_Name or path")
-    s.add_argument("--target-id", type=int, required=True)
-    s.add_argument("--protocol", required=True, help="mt, edt, markov, dilate or erode (docs/METHOD.md §4)")
+    s.add_argument("--target-id", type=int, required=True, help="dataset id of the new, noisy dataset")
+    s.add_argument("--protocol", required=True, choices=list(PROTOCOLS), help="noise protocol (docs/METHOD.md §4)")
     s.add_argument("--ratio", type=float, default=0.5, help="fraction ρ of training cases made noisy")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="noise seed: which cases are noisy and how (default 0)")
     s.add_argument("--classes", type=int, nargs="+", help="foreground labels to corrupt (default: all)")
-    s.add_argument("--target-name")
+    s.add_argument("--target-name", help="name of the new dataset (default: SOURCE_PROTOCOL_rhoX)")
     s.add_argument("--link-images", action="store_true", help="symlink images instead of copying them")
     s.add_argument("--param", action="append", metavar="KEY=VALUE", help="protocol parameter, e.g. side_range=3,9")
     s.add_argument("--raw-root", help="nnU-Net raw folder (default: $nnUNet_raw)")
@@ -188,37 +191,40 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("pred", help="folder of predictions")
     s.add_argument("ref", help="folder of reference labels")
     s.add_argument("--dataset-json", help="dataset.json giving the labels (default: labels found in the references)")
-    s.add_argument("--file-ending", default=".nii.gz")
+    s.add_argument("--file-ending", default=".nii.gz", help="file ending of the label files (default .nii.gz)")
     s.add_argument("-o", "--output", help="JSON output (default: PRED/svl_evaluation.json)")
     s.set_defaults(func=_cmd_evaluate)
 
     s = sub.add_parser("narrow-plans", help="write a narrow-network copy of a plans file (fast CPU runs)")
     s.add_argument("dataset", help="dataset id or name")
-    s.add_argument("--plans", default="nnUNetPlans")
-    s.add_argument("--target-plans", default="nnUNetPlans_narrow")
-    s.add_argument("--width-divisor", type=int, default=4)
-    s.add_argument("--max-features", type=int, default=128)
+    s.add_argument("--plans", default="nnUNetPlans", help="plans to copy (default nnUNetPlans)")
+    s.add_argument("--target-plans", default="nnUNetPlans_narrow", help="name of the narrow copy (default nnUNetPlans_narrow)")
+    s.add_argument("--width-divisor", type=int, default=4, help="divide every stage's feature count by this (default 4)")
+    s.add_argument("--max-features", type=int, default=128, help="cap on the feature count of a stage (default 128)")
     s.add_argument("--preprocessed-root", help="default: $nnUNet_preprocessed")
     s.set_defaults(func=_cmd_narrow_plans)
 
     s = sub.add_parser("benchmark", help="corrupt → plan → train every method on the same noisy labels → predict → "
                                          "evaluate on clean labels; tables, ratios and plots")
-    s.add_argument("--workspace", default="nnunet_svl_benchmark")
+    s.add_argument("--workspace", default="nnunet_svl_benchmark", help="folder for raw/preprocessed/results; a re-run resumes "
+                   "where it stopped (default nnunet_svl_benchmark)")
     s.add_argument("--source", help="clean nnU-Net raw dataset (id, name or path); default: the demo dataset")
-    s.add_argument("--protocols", nargs="+", default=["mt", "dilate"])
-    s.add_argument("--ratios", nargs="+", type=float, default=[0.5])
+    s.add_argument("--protocols", nargs="+", default=["mt", "dilate"], choices=list(PROTOCOLS),
+                   help="noise protocols (default: mt dilate; docs/METHOD.md §4)")
+    s.add_argument("--ratios", nargs="+", type=float, default=[0.5], help="fractions ρ of noisy training cases (default 0.5)")
     s.add_argument("--seeds", nargs="+", type=int, default=[0],
                    help="each seed sets the noise (corruption) seed and the training seed (NNUNET_SVL_TRAIN_SEED); "
                         "the report pools seeds and pairs every method with nnUNetTrainer per seed and test case")
     s.add_argument("--methods", nargs="+", default=["nnUNetTrainer", "nnUNetTrainerDALE", "nnUNetTrainerVA3C",
-                                                    "nnUNetTrainerSVLDRL"])
+                                                    "nnUNetTrainerSVLDRL"],
+                   help="trainers to compare, without budget suffix (see `nnunet-svl trainers`)")
     s.add_argument("--no-clean-methods", action="store_true",
                    help="train only nnUNetTrainer on the clean labels (default: every method, the no-harm check)")
     from nnunet_svl.tools.benchmark import PRESETS
 
     s.add_argument("--preset", choices=list(PRESETS), default="cpu",
                    help="; ".join(f"{name}: {pr.description}" for name, pr in PRESETS.items()) + " (default: cpu)")
-    s.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps"))
+    s.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps"), help="nnU-Net's -device (default cpu)")
     s.add_argument("--configuration", help="default: the preset's (3d_fullres)")
     s.add_argument("--fold", type=fold_arg, help="0-4 or 'all' (default: the preset's)")
     s.add_argument("-o", "--output", help="report folder (default: WORKSPACE/benchmark)")
@@ -230,8 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fold", type=fold_arg, default=0, help="0-4 or 'all' (default 0)")
     s.add_argument("--raw-dataset", help="the raw dataset folder (default: found in $nnUNet_raw)")
     s.add_argument("--preprocessed-root", help="default: $nnUNet_preprocessed")
-    s.add_argument("--overlays", type=int, default=5)
-    s.add_argument("-o", "--output")
+    s.add_argument("--overlays", type=int, default=5, help="PNG overlays of the most changed cases (default 5)")
+    s.add_argument("-o", "--output", help="output folder (default: RUN_DIR/fold_K/audit)")
     s.set_defaults(func=_cmd_audit)
 
     s = sub.add_parser("trainers", help="list every -tr name this package offers, with what each does")
@@ -241,19 +247,19 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("scale-check", help="write label rounds of many large synthetic cases through the label "
                                            "store; report disk, peak memory and seconds per round")
     s.add_argument("folder", help="a new, empty folder")
-    s.add_argument("--cases", type=int, default=200)
+    s.add_argument("--cases", type=int, default=200, help="number of synthetic cases (default 200)")
     s.add_argument("--shape", type=int, default=128, help="cube side in voxels")
-    s.add_argument("--rounds", type=int, default=3)
+    s.add_argument("--rounds", type=int, default=3, help="label rounds to write (default 3)")
     s.set_defaults(func=_cmd_scale_check)
 
     s = sub.add_parser("demo", help="the whole journey on the demo dataset: create, corrupt, plan, train, predict, "
                                     "evaluate (a few minutes on CPU)")
     s.add_argument("--workspace", default="nnunet_svl_workspace", help="folder for raw/preprocessed/results")
-    s.add_argument("--trainer", default="nnUNetTrainerSVLDRL_demo")
-    s.add_argument("--protocol", default="mt")
-    s.add_argument("--ratio", type=float, default=0.5)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps"))
+    s.add_argument("--trainer", default="nnUNetTrainerSVLDRL_demo", help="trainer to run (default nnUNetTrainerSVLDRL_demo)")
+    s.add_argument("--protocol", default="mt", choices=list(PROTOCOLS), help="noise protocol (default mt)")
+    s.add_argument("--ratio", type=float, default=0.5, help="fraction ρ of noisy training cases (default 0.5)")
+    s.add_argument("--seed", type=int, default=0, help="noise and training seed (default 0)")
+    s.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps"), help="nnU-Net's -device (default cpu)")
     s.add_argument("--fresh", action="store_true", help="delete the workspace first")
     s.set_defaults(func=_cmd_demo)
     return p
