@@ -17,7 +17,24 @@ from pathlib import Path
 import numpy as np
 
 from nnunet_svl.dale.loss_stats import LossStats, update_loss_stats
+from nnunet_svl.runtime.config import SVLConfig, epoch_period
 from nnunet_svl.runtime.label_store import LabelStore
+
+EPOCH_SECONDS_GRID = (30.0, 60.0, 120.0, 250.0)
+"""Seconds per training epoch the projection is shown for (nnU-Net default network: tens of seconds on a GPU, ~250 s
+on 2 CPU cores at a 56×48×80 patch, batch 2)."""
+
+
+def project_round_share(seconds_per_round: float, epochs: int = 1000, epoch_seconds=EPOCH_SECONDS_GRID,
+                        every: float = SVLConfig().correction_every) -> dict:
+    """Label rounds' share of a run of ``epochs`` epochs: rounds end every :func:`epoch_period` (``every``) epochs,
+    each costing ``seconds_per_round``; share = rounds' seconds / (rounds' seconds + epochs × epoch seconds)."""
+    period = epoch_period(every, epochs)
+    rounds = sum(1 for e in range(epochs) if (e + 1) % period == 0)
+    total = rounds * seconds_per_round
+    return {"epochs": epochs, "round_every_epochs": period, "rounds_per_run": rounds,
+            "round_seconds_per_run": round(total, 1),
+            "share_by_epoch_seconds": {str(t): round(total / (total + epochs * t), 4) for t in epoch_seconds}}
 
 
 def _peak_rss_mb() -> float:
@@ -67,4 +84,7 @@ def measure_label_store_scale(root: Path, n_cases: int = 200, shape: tuple[int, 
             "one_case_in_ram_mb": round(voxels * (2 + 4 + 4 + 4 + 4 + 2) / 2 ** 20, 1),
             "peak_rss_mb_at_start": round(rss_start, 1), "per_round": per_round,
             "disk_mb_final": per_round[-1]["disk_mb"],
+            # the store I/O of a round only: its whole-case inference (one forward pass per patch under the teacher
+            # gate) comes on top, about what nnU-Net's own final validation costs per case
+            "projection_store_io": project_round_share(max(r["seconds"] for r in per_round)),
             "disk_mb_per_case_final": round(per_round[-1]["disk_mb"] / n_cases, 2)}
