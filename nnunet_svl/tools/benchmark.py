@@ -219,20 +219,23 @@ def _dataset_id(ds: Path) -> int:
 def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequence[str] = ("mt", "dilate"),
                   ratios: Sequence[float] = (0.5,), seeds: Sequence[int] = (0,), methods: Sequence[str] = METHODS,
                   preset: str = "cpu", device: str = "cpu", configuration: Optional[str] = None,
-                  fold: Optional[Union[int, str]] = None, output: Optional[Path] = None, clean_methods: bool = True) -> dict:
+                  fold: Optional[Union[int, str]] = None, output: Optional[Path] = None, clean_methods: bool = True,
+                  verbose: bool = False) -> dict:
     """``configuration``/``fold``: None = the preset's. ``clean_methods``: train every method on the clean labels of
-    every seed (the no-harm check); False: only ``nnUNetTrainer`` (the upper bound), for quick runs."""
+    every seed (the no-harm check); False: only ``nnUNetTrainer`` (the upper bound), for quick runs. ``verbose``:
+    nnU-Net's output on the console instead of live progress lines."""
     from nnunet_svl.tools.corrupt import corrupt_dataset
     from nnunet_svl.tools.demo_data import write_demo_dataset
     from nnunet_svl.tools.evaluate import evaluate_folders, write_results_json
     from nnunet_svl.tools.plans import write_narrow_plans
     from nnunet_svl.tools.raw_dataset import find_dataset_folder
+    from nnunet_svl.trainers.budgets import budget_epochs
 
     p = PRESETS[preset]
     configuration = configuration or p.configuration
     fold = p.fold if fold is None else (fold if fold == "all" else int(fold))
     seeds = list(dict.fromkeys(int(s) for s in seeds))
-    ws = NNUNetWorkspace.create(Path(workspace))
+    ws = NNUNetWorkspace.create(Path(workspace), quiet=not verbose)
     out_dir = Path(output) if output else ws.root / "benchmark"
     out_dir.mkdir(parents=True, exist_ok=True)
     warning = preset_warning(preset, device)
@@ -311,7 +314,8 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
             # diagnostics only (memorisation curves, correction quality, oracle ablations): the clean labels
             clean_dir = ds / "labelsTr_clean" if (ds / "labelsTr_clean").is_dir() else ds / "labelsTr"
             sws.run(f"train_{step}", argv, extra_env={"nnUNet_n_proc_DA": ws.env.get("nnUNet_n_proc_DA", "0"),
-                                                      TRAIN_SEED_ENV: str(seed), CLEAN_LABELS_ENV: str(clean_dir)})
+                                                      TRAIN_SEED_ENV: str(seed), CLEAN_LABELS_ENV: str(clean_dir)},
+                    progress_epochs=budget_epochs(trainer) or 1000)
             fold_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(measure_file, tmp_measure.read_bytes())
         pred_dir = ws.root / "benchmark_predictions" / f"seed{seed}" / ds.name / trainer

@@ -100,7 +100,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from nnunet_svl.tools.demo import run_demo
 
     return run_demo(workspace=Path(args.workspace), trainer=args.trainer, protocol=args.protocol, ratio=args.ratio,
-                    seed=args.seed, device=args.device, fresh=args.fresh)
+                    seed=args.seed, device=args.device, fresh=args.fresh, verbose=args.verbose,
+                    compare=args.compare)
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
@@ -109,7 +110,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     run_benchmark(Path(args.workspace), source=args.source, protocols=args.protocols, ratios=args.ratios,
                   seeds=args.seeds, methods=args.methods, preset=args.preset, device=args.device,
                   configuration=args.configuration, fold=args.fold, output=Path(args.output) if args.output else None,
-                  clean_methods=not args.no_clean_methods)
+                  clean_methods=not args.no_clean_methods, verbose=args.verbose)
     return 0
 
 
@@ -228,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--configuration", help="default: the preset's (3d_fullres)")
     s.add_argument("--fold", type=fold_arg, help="0-4 or 'all' (default: the preset's)")
     s.add_argument("-o", "--output", help="report folder (default: WORKSPACE/benchmark)")
+    s.add_argument("--verbose", action="store_true",
+                   help="stream nnU-Net's output to the console (default: one progress line per epoch; the full "
+                        "output is in WORKSPACE/logs)")
     s.set_defaults(func=_cmd_benchmark)
 
     s = sub.add_parser("audit", help="export a run's corrected labels, change and suspicion maps in the original "
@@ -261,6 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="noise and training seed (default 0)")
     s.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps"), help="nnU-Net's -device (default cpu)")
     s.add_argument("--fresh", action="store_true", help="delete the workspace first")
+    s.add_argument("--compare", action="store_true",
+                   help="also train stock nnUNetTrainer (same budget, same noisy labels) and print both results")
+    s.add_argument("--verbose", action="store_true",
+                   help="stream nnU-Net's output to the console (default: one progress line per epoch; the full "
+                        "output is in WORKSPACE/logs)")
     s.set_defaults(func=_cmd_demo)
     return p
 

@@ -17,17 +17,36 @@ DEMO_NOISY_ID = 991
 DEMO_PLANS = "nnUNetPlans_narrow"
 
 
+def comparison_line(trainer: str, result: dict, baseline: str, baseline_result: dict) -> str:
+    """One line: both mean Dice values on the clean test labels and the difference in Dice points."""
+    a, b = mean_dice(result), mean_dice(baseline_result)
+    return (f"[demo] mean Dice on the clean test labels, same noisy training labels and budget: {trainer} {a:.4f}, "
+            f"{baseline} {b:.4f} ({100 * (a - b):+.1f} points)")
+
+
+def mean_dice(result: dict) -> float:
+    """Mean over test cases of the mean Dice over foreground classes (evaluate_folders' per_case)."""
+    import numpy as np
+
+    return float(np.mean([np.nanmean([m["dice"] for m in case.values()]) for case in result["per_case"].values()]))
+
+
 def run_demo(workspace: Path, trainer: str = "nnUNetTrainerSVLDRL_demo", protocol: str = "mt", ratio: float = 0.5,
-             seed: int = 0, device: str = "cpu", fresh: bool = False) -> int:
+             seed: int = 0, device: str = "cpu", fresh: bool = False, verbose: bool = False,
+             compare: bool = False) -> int:
+    """``verbose``: nnU-Net's own output on the console instead of live progress lines (it always goes to the logs
+    when not verbose). ``compare``: also train stock ``nnUNetTrainer`` with the same budget on the same noisy labels
+    and print both results side by side (the figure that says whether the method helped)."""
     from nnunet_svl.tools.corrupt import corrupt_dataset
     from nnunet_svl.tools.demo_data import write_demo_dataset
     from nnunet_svl.tools.evaluate import evaluate_folders, format_table, write_results_json
     from nnunet_svl.tools.plans import write_narrow_plans
+    from nnunet_svl.trainers.budgets import budget_epochs
 
     workspace = Path(workspace)
     if fresh and workspace.exists():
         shutil.rmtree(workspace)
-    ws = NNUNetWorkspace.create(workspace)
+    ws = NNUNetWorkspace.create(workspace, quiet=not verbose)
     print(f"[demo] workspace {ws.root} (logs in {ws.log_dir})")
 
     def step(msg: str) -> None:
@@ -50,21 +69,35 @@ def run_demo(workspace: Path, trainer: str = "nnUNetTrainerSVLDRL_demo", protoco
         ws.plan_and_preprocess(DEMO_NOISY_ID)
     write_narrow_plans(ws.preprocessed, DEMO_NOISY_ID, target_plans=DEMO_PLANS)
 
+    trainers = [trainer]
+    if compare:
+        budget = trainer.rsplit("_", 1)[-1] if budget_epochs(trainer) else None
+        trainers.append(f"nnUNetTrainerBaseline_{budget}" if budget else "nnUNetTrainer")
+    results = {}
+    for t in trainers:
+        log_name = "train" if t == trainer else f"train_{t}"
+        run_dir = ws.run_folder(noisy.name, t, plans=DEMO_PLANS)
+        if not (run_dir / "fold_0" / "checkpoint_final.pth").is_file():
+            step(f"4/6 nnUNetv2_train {DEMO_NOISY_ID} 3d_fullres 0 -tr {t} -p {DEMO_PLANS} -device {device} "
+                 f"(log: {ws.log_dir}/{log_name}.log)")
+            ws.train(DEMO_NOISY_ID, t, plans=DEMO_PLANS, device=device, name=log_name,
+                     resume=(run_dir / "fold_0" / "checkpoint_latest.pth").is_file(),
+                     progress_epochs=budget_epochs(t))
+        pred = ws.root / "predictions" / t
+        step(f"5/6 stock nnUNetv2_predict on the test images ({t})")
+        ws.predict(DEMO_NOISY_ID, t, noisy / "imagesTs", pred, plans=DEMO_PLANS, device=device,
+                   name="predict" if t == trainer else f"predict_{t}")
+        step(f"6/6 evaluating {t} against the clean test labels")
+        results[t] = evaluate_folders(pred, noisy / "labelsTs", dataset_json=noisy / "dataset.json")
+    result = results[trainer]
     run_dir = ws.run_folder(noisy.name, trainer, plans=DEMO_PLANS)
-    if not (run_dir / "fold_0" / "checkpoint_final.pth").is_file():
-        step(f"4/6 nnUNetv2_train {DEMO_NOISY_ID} 3d_fullres 0 -tr {trainer} -p {DEMO_PLANS} -device {device} "
-             f"(log: {ws.log_dir}/train.log)")
-        ws.train(DEMO_NOISY_ID, trainer, plans=DEMO_PLANS, device=device, name="train",
-                 resume=(run_dir / "fold_0" / "checkpoint_latest.pth").is_file())
-
-    pred = ws.root / "predictions" / trainer
-    step("5/6 stock nnUNetv2_predict on the test images")
-    ws.predict(DEMO_NOISY_ID, trainer, noisy / "imagesTs", pred, plans=DEMO_PLANS, device=device, name="predict")
-
-    step("6/6 evaluating against the clean test labels")
-    result = evaluate_folders(pred, noisy / "labelsTs", dataset_json=noisy / "dataset.json")
     write_results_json(result, ws.root / "demo_evaluation.json")
     print(format_table(result))
+    if compare:
+        base = trainers[1]
+        write_results_json(results[base], ws.root / f"demo_evaluation_{base}.json")
+        print(format_table(results[base]))
+        print(comparison_line(trainer, result, base, results[base]))
     noisy_dice = [c for c in manifest.get("cases", {}).values() if c.get("noisy")]
     if noisy_dice:
         step(f"{len(noisy_dice)} of {len(manifest['cases'])} training labels were corrupted "

@@ -6,6 +6,7 @@ entry point, with nnUNet_raw/preprocessed/results and nnUNet_extTrainer set for 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,53 @@ from nnunet_svl.tools.workspace import workspace_env
 
 class StepFailed(RuntimeError):
     pass
+
+
+_EPOCH_LINE = re.compile(r"^\S.*?: Epoch (\d+)\s*$", re.MULTILINE)
+
+
+class EpochProgress:
+    """Live progress of an ``nnUNetv2_train`` step from its log: ``name: epoch i/N [#####-----] ETA m:ss``, one line
+    whenever a new epoch starts (line by line, so redirected output stays readable). nnU-Net writes ``Epoch k`` (from 0)
+    at the start of every epoch; the ETA is the mean time of the finished epochs times those left."""
+
+    def __init__(self, name: str, total_epochs: Optional[int], out=None, clock=time.time, width: int = 20):
+        self.name, self.total, self.width = name, total_epochs, width
+        self.out = out if out is not None else sys.stderr
+        self.clock = clock
+        self.offset = 0
+        self.first: Optional[tuple[int, float]] = None   # (epoch, time) first seen: a resumed run starts late
+        self.epoch: Optional[int] = None
+
+    def line(self, epoch: int, now: float) -> str:
+        text = f"  {self.name}: epoch {epoch + 1}"
+        if not self.total:
+            return text
+        done = min(epoch, self.total)
+        bar = "#" * round(self.width * done / self.total)
+        text += f"/{self.total} [{bar:-<{self.width}}]"
+        if self.first is not None and epoch > self.first[0]:
+            left = (now - self.first[1]) / (epoch - self.first[0]) * max(self.total - epoch, 0)
+            text += f" ETA {int(left) // 60}:{int(left) % 60:02d}"
+        return text
+
+    def poll(self, log: Path) -> None:
+        try:
+            with open(log, "r", errors="replace") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+        except OSError:
+            return
+        cut = chunk.rfind("\n") + 1           # whole lines only; the rest is read next time
+        self.offset += len(chunk[:cut].encode("utf-8", errors="replace"))
+        for m in _EPOCH_LINE.finditer(chunk[:cut]):
+            epoch = int(m.group(1))
+            now = self.clock()
+            if self.first is None:
+                self.first = (epoch, now)
+            if epoch != self.epoch:
+                self.epoch = epoch
+                print(self.line(epoch, now), file=self.out, flush=True)
 
 
 def _bin(name: str) -> str:
@@ -58,8 +106,11 @@ class NNUNetWorkspace:
     def results(self) -> Path:
         return Path(self.env["nnUNet_results"])
 
-    def run(self, name: str, argv: Sequence[str], extra_env: Optional[dict] = None) -> float:
-        """Run one command; its output goes to logs/<name>.log (and the console unless quiet). Returns seconds."""
+    def run(self, name: str, argv: Sequence[str], extra_env: Optional[dict] = None,
+            progress_epochs: Optional[int] = 0) -> float:
+        """Run one command; its output goes to logs/<name>.log (and the console unless quiet). Returns seconds.
+        ``progress_epochs`` (training steps, quiet mode): print :class:`EpochProgress` lines while it runs (the
+        number of epochs for the bar and ETA, or None when unknown; 0 = no progress lines)."""
         env = dict(self.env)
         if extra_env:
             env.update(extra_env)
@@ -68,8 +119,18 @@ class NNUNetWorkspace:
         with open(log, "w") as f:
             f.write("$ " + " ".join(argv) + "\n")
             f.flush()
-            proc = subprocess.run(list(argv), env=env, stdout=f if self.quiet else None,
-                                  stderr=subprocess.STDOUT if self.quiet else None, cwd=self.root)
+            proc = subprocess.Popen(list(argv), env=env, stdout=f if self.quiet else None,
+                                    stderr=subprocess.STDOUT if self.quiet else None, cwd=self.root)
+            progress = EpochProgress(name, progress_epochs) if self.quiet and progress_epochs != 0 else None
+            try:
+                while proc.poll() is None:
+                    if progress is not None:
+                        progress.poll(log)
+                    time.sleep(0.5)
+            except BaseException:          # Ctrl-C: do not leave nnU-Net training in the background
+                proc.kill()
+                proc.wait()
+                raise
         if proc.returncode != 0:
             tail = log.read_text()[-3000:] if self.quiet else ""
             raise StepFailed(f"{name} failed (exit {proc.returncode}); see {log}\n{tail}")
@@ -87,13 +148,15 @@ class NNUNetWorkspace:
 
     def train(self, dataset_id: int, trainer: str, configuration: str = "3d_fullres", fold: int | str = 0,
               plans: str = "nnUNetPlans", device: str = "cpu", resume: bool = False,
-              extra_env: Optional[dict] = None, name: Optional[str] = None, extra_args: Sequence[str] = ()) -> float:
+              extra_env: Optional[dict] = None, name: Optional[str] = None, extra_args: Sequence[str] = (),
+              progress_epochs: Optional[int] = 0) -> float:
         argv = [_bin("nnUNetv2_train"), str(dataset_id), configuration, str(fold), "-tr", trainer, "-p", plans,
                 "-device", device, *extra_args]
         if resume:
             argv.append("--c")
         env = {"nnUNet_n_proc_DA": self.env.get("nnUNet_n_proc_DA", "0"), **(extra_env or {})}
-        return self.run(name or f"train_{dataset_id}_{trainer}_{configuration}_{fold}", argv, extra_env=env)
+        return self.run(name or f"train_{dataset_id}_{trainer}_{configuration}_{fold}", argv, extra_env=env,
+                        progress_epochs=progress_epochs)
 
     def predict(self, dataset_id: int, trainer: str, input_dir: Path, output_dir: Path,
                 configuration: str = "3d_fullres", folds: Sequence[int | str] = (0,), plans: str = "nnUNetPlans",

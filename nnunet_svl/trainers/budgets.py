@@ -6,6 +6,8 @@ trainers at the same budget are fair.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 import torch
 
@@ -18,6 +20,12 @@ BUDGETS: dict[str, tuple[int, int, int]] = {
     "demo": (12, 25, 4),   # `nnunet-svl demo`: a few minutes on 2 CPU cores
     "bench": (20, 25, 4),  # benchmark presets: 500 iterations per model (~5 min on 2 cores, 40³ phantoms)
 }
+
+
+def budget_epochs(trainer: str) -> Optional[int]:
+    """Epochs of a trainer name's budget suffix (``..._demo`` → 12), None when the name has none of ours."""
+    suffix = trainer.rsplit("_", 1)[-1] if "_" in trainer else ""
+    return BUDGETS[suffix][0] if suffix in BUDGETS else None
 
 
 def apply_budget(trainer: nnUNetTrainer, budget: str) -> None:
