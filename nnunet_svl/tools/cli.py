@@ -128,6 +128,18 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_label_qa(args: argparse.Namespace) -> int:
+    from nnunet_svl.tools.label_qa import run_label_qa
+    from nnunet_svl.tools.raw_dataset import find_dataset_folder
+
+    run_dir = Path(args.run_dir)
+    raw = Path(args.raw_dataset) if args.raw_dataset else find_dataset_folder(run_dir.parent.name)
+    out = Path(args.output) if args.output else run_dir / "label_qa"
+    run_label_qa(run_dir, raw, out, folds=args.folds, clean_labels=Path(args.clean_labels) if args.clean_labels
+                 else None, n_overlays=args.overlays, ignore_dataset_id=args.ignore_dataset_id)
+    return 0
+
+
 def _cmd_trainers(args: argparse.Namespace) -> int:
     from nnunet_svl.trainers.registry import describe_trainers
 
@@ -243,6 +255,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overlays", type=int, default=5, help="PNG overlays of the most changed cases (default 5)")
     s.add_argument("-o", "--output", help="output folder (default: RUN_DIR/fold_K/audit)")
     s.set_defaults(func=_cmd_audit)
+
+    s = sub.add_parser("label-qa", help="which training labels are likely wrong, from nnU-Net's 5-fold held-out "
+                                        "predictions (train with --npz): ranking, suspicion maps, ignore-label dataset")
+    s.add_argument("run_dir", help="nnUNet_results/<dataset>/<trainer>__<plans>__<configuration> with fold_0..4 "
+                                   "trained with --npz")
+    s.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="folds to read (default 0-4)")
+    s.add_argument("--raw-dataset", help="the raw dataset folder (default: found in $nnUNet_raw)")
+    s.add_argument("-o", "--output", help="output folder (default: RUN_DIR/label_qa)")
+    s.add_argument("--clean-labels", help="benchmark only: a folder of the clean training labels; adds AUROCs and "
+                                          "flag precision / recall to summary.json")
+    s.add_argument("--ignore-dataset-id", type=int,
+                   help="also write a NEW raw dataset with this id whose label-issue voxels in flagged cases carry "
+                        "nnU-Net's ignore label")
+    s.add_argument("--overlays", type=int, default=5, help="PNG overlays of the worst cases (default 5)")
+    s.set_defaults(func=_cmd_label_qa)
 
     s = sub.add_parser("trainers", help="list every -tr name this package offers, with what each does")
     s.add_argument("--all", action="store_true", help="include the short-budget variants (_tiny, _demo, _bench)")

@@ -1,0 +1,1 @@
+"""Label quality assessment from held-out (cross-validation) predictions."""

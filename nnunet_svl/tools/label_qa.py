@@ -1,0 +1,278 @@
+"""``nnunet-svl label-qa``: which training labels are likely wrong, from nnU-Net's own 5-fold cross-validation.
+
+Reads only nnU-Net's standard outputs: ``RUN_DIR/fold_K/validation/<case>.npz`` (held-out probabilities, written by
+``nnUNetv2_train ... --npz``, in the original image geometry) and the raw dataset's ``labelsTr``. The algorithm is in
+:mod:`nnunet_svl.qa.held_out` (calibration, confident-learning thresholds, voxel suspicion, case scores). Writes:
+
+* ``label_qa.csv`` — cases ranked by noise score (1 − the soft-min over classes of the held-out soft Dice with the
+  given label), whether the robust outlier rule flags them, per-class soft Dice, label-issue voxels;
+* ``<case>_suspicion<ending>`` — 1 − calibrated held-out probability of the given label (float, the label's
+  geometry), and ``<case>_issues<ending>`` — the label-issue voxels (1), for 3D Slicer / ITK-SNAP over the image;
+* ``confusion.csv`` — voxel counts of (given label, held-out argmax);
+* ``summary.json`` — temperature, per-class thresholds, flagged cases, and, with ``--clean-labels``, the AUROCs of the
+  case score for noisy cases and of the voxel suspicion for wrong voxels (benchmark evidence);
+* ``overlays/<case>.png`` for the worst cases;
+* with ``--ignore-dataset-id N``: a NEW raw dataset whose label-issue voxels in flagged cases carry nnU-Net's ignore
+  label (the given dataset is untouched), to train on without the suspect voxels.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import SimpleITK as sitk
+
+from nnunet_svl.diagnostics.quality import auroc
+from nnunet_svl.qa.held_out import (balanced_sample, calibrate, case_score, class_sums, confusion_counts,
+                                    fit_temperature, voxel_suspicion)
+from nnunet_svl.runtime.atomic_io import atomic_write_bytes, atomic_write_json
+from nnunet_svl.runtime.errors import SVLInputError
+from nnunet_svl.teacher.case_flags import flag_cases
+from nnunet_svl.tools.raw_dataset import RawDataset, dataset_id_and_name, load_raw_dataset
+
+FOLDS = (0, 1, 2, 3, 4)
+
+
+def _run_parts(run_dir: Path) -> tuple[str, str, str]:
+    """(trainer, plans, configuration) from ``<trainer>__<plans>__<configuration>``."""
+    parts = run_dir.name.split("__")
+    if len(parts) != 3:
+        raise SVLInputError(run_dir, "is not an nnU-Net training output folder (<trainer>__<plans>__<configuration>)",
+                            "pass $nnUNet_results/DatasetXXX_Name/<trainer>__<plans>__<configuration>")
+    return parts[0], parts[1], parts[2]
+
+
+def held_out_files(run_dir: Path, folds: Sequence[int], dataset_id: int) -> dict[str, Path]:
+    """case → its held-out probability file; clear errors for a missing fold or missing ``--npz`` output."""
+    trainer, plans, configuration = _run_parts(run_dir)
+    files: dict[str, Path] = {}
+    for k in folds:
+        fold = run_dir / f"fold_{k}"
+        train = f"nnUNetv2_train {dataset_id} {configuration} {k} -tr {trainer} -p {plans}"
+        if not (fold / "checkpoint_final.pth").is_file():
+            raise SVLInputError(fold, "fold was not trained (no checkpoint_final.pth)", f"run `{train} --npz`")
+        npz = sorted((fold / "validation").glob("*.npz"))
+        if not npz:
+            raise SVLInputError(fold / "validation", "holds no held-out probabilities (.npz)",
+                                f"re-run the validation with probabilities: `{train} --val --npz`")
+        for f in npz:
+            files.setdefault(f.stem, f)
+    return files
+
+
+def _read_label(ds: RawDataset, case: str, folder: Optional[Path] = None) -> tuple[np.ndarray, sitk.Image]:
+    path = (folder / f"{case}{ds.file_ending}") if folder is not None else ds.label_path(case)
+    img = sitk.ReadImage(str(path))
+    return sitk.GetArrayFromImage(img), img
+
+
+def _class_channels(label: np.ndarray, ignore: Optional[int]) -> np.ndarray:
+    """Label values are the softmax channels (nnU-Net's consecutive labels); the ignore label becomes −1."""
+    out = label.astype(np.int16)
+    return np.where(out == ignore, -1, out) if ignore is not None else out
+
+
+def _load_probs(path: Path, like: np.ndarray) -> np.ndarray:
+    with np.load(path) as z:
+        p = z["probabilities"].astype(np.float32)
+    if p.shape[1:] != like.shape:
+        if int(np.prod(p.shape[1:])) != like.size:
+            raise SVLInputError(path, f"probabilities of shape {p.shape[1:]} do not match the label's {like.shape}",
+                                "the validation outputs belong to another dataset; re-run it with --val --npz")
+        p = p.reshape((p.shape[0],) + like.shape)     # 2-D: nnU-Net's leading singleton axis
+    return p
+
+
+def _write_like(array: np.ndarray, like: sitk.Image, path: Path) -> None:
+    img = sitk.GetImageFromArray(array)
+    img.CopyInformation(like)
+    tmp = path.with_name("." + path.name + ".tmp" + "".join(path.suffixes))
+    sitk.WriteImage(img, str(tmp), useCompression=True)
+    tmp.replace(path)
+
+
+def _csv_bytes(rows: list[dict]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Sequence[int] = FOLDS,
+                 clean_labels: Optional[Path] = None, n_overlays: int = 5, k: float = 3.0, margin: float = 0.25,
+                 ignore_dataset_id: Optional[int] = None, progress=print) -> dict:
+    """See the module docstring; returns the summary."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    ds = load_raw_dataset(raw_dataset_dir)
+    if any(isinstance(v, tuple) for v in ds.labels.values()):
+        raise SVLInputError(raw_dataset_dir / "dataset.json", "uses regions; label-qa handles label maps only",
+                            "train and check a label-map version of the dataset")
+    dataset_id, _ = dataset_id_and_name(ds.folder)
+    files = held_out_files(run_dir, folds, dataset_id)
+    missing = sorted(set(ds.training_cases) - set(files))
+    if missing:
+        raise SVLInputError(run_dir, f"{len(missing)} training cases have no held-out prediction (e.g. "
+                                     f"{missing[:3]})", "train all 5 folds with --npz (or pass --folds)")
+    cases = sorted(files)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ignore = ds.ignore_label
+
+    def load(case: str) -> tuple[np.ndarray, np.ndarray, sitk.Image]:
+        label, img = _read_label(ds, case)
+        lab = _class_channels(label, ignore)
+        return _load_probs(files[case], lab), lab, img
+
+    # pass 1: temperature on a class-balanced voxel sample (one case in memory at a time)
+    progress(f"[label-qa] {len(cases)} cases: fitting the temperature")
+    sample_lp, sample_y = [], []
+    for i, case in enumerate(cases):
+        p, lab, _ = load(case)
+        lp, y = balanced_sample([p], [lab], per_class=max(2000, 40000 // len(cases)), rng=np.random.default_rng(i))
+        sample_lp.append(lp)
+        sample_y.append(y)
+    temperature = fit_temperature(np.concatenate(sample_lp), np.concatenate(sample_y))
+    # pass 2: per-class thresholds of the calibrated probabilities
+    sums = counts = 0
+    for case in cases:
+        p, lab, _ = load(case)
+        s_c, n_c = class_sums(calibrate(p, temperature), lab)
+        sums, counts = sums + s_c, counts + n_c
+    with np.errstate(invalid="ignore", divide="ignore"):
+        thresholds = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    # pass 3: per case
+    progress(f"[label-qa] temperature {temperature:.3f}, thresholds {np.round(thresholds, 3).tolist()}: scoring")
+    scores, confusion = {}, None
+    vox_pos, vox_neg = np.zeros(101, np.int64), np.zeros(101, np.int64)
+    noisy_truth: dict[str, bool] = {}
+    for case in cases:
+        p, lab, img = load(case)
+        q = calibrate(p, temperature)
+        suspicion, issue = voxel_suspicion(q, lab, thresholds)
+        scores[case] = case_score(case, q, lab, issue)
+        cm = confusion_counts(q, lab)
+        confusion = cm if confusion is None else confusion + cm
+        _write_like(suspicion, img, out_dir / f"{case}_suspicion{ds.file_ending}")
+        _write_like(issue.astype(np.uint8), img, out_dir / f"{case}_issues{ds.file_ending}")
+        if clean_labels is not None:
+            clean, _ = _read_label(ds, case, Path(clean_labels))
+            clean = _class_channels(clean, ignore)
+            wrong = (clean != lab) & (lab >= 0)
+            noisy_truth[case] = bool(wrong.any())
+            bins = np.clip((suspicion[lab >= 0] * 100).astype(np.int64), 0, 100)
+            vox_pos += np.bincount(bins[wrong[lab >= 0]], minlength=101)
+            vox_neg += np.bincount(bins[~wrong[lab >= 0]], minlength=101)
+
+    flagged = flag_cases({c: s.noise_score for c, s in scores.items()}, k=k, margin=margin)
+    ranked = sorted(scores.values(), key=lambda s: -s.noise_score)
+    fg = [c for c in range(1, len(thresholds))]
+    rows = [{"rank": i + 1, "case": s.case, "noise_score": round(s.noise_score, 4), "flagged": s.case in flagged,
+             **{f"soft_dice_class_{c}": round(s.per_class[c], 4) if c in s.per_class else "" for c in fg},
+             "issue_voxels": s.issue_voxels, "foreground_voxels": s.foreground_voxels}
+            for i, s in enumerate(ranked)]
+    atomic_write_bytes(out_dir / "label_qa.csv", _csv_bytes(rows))
+    names = {int(v): n for n, v in ds.labels.items() if n != "ignore"}
+    atomic_write_bytes(out_dir / "confusion.csv", _csv_bytes(
+        [{"given \\ held-out": names.get(r, r), **{names.get(c, c): int(confusion[r, c])
+                                                   for c in range(confusion.shape[1])}}
+         for r in range(confusion.shape[0])]))
+    summary = {"run_dir": str(run_dir), "dataset": ds.name, "folds": list(folds), "cases": len(cases),
+               "temperature": temperature, "class_thresholds": [None if np.isnan(t) else float(t) for t in thresholds],
+               "flag_rule": {"k": k, "margin": margin}, "flagged": sorted(flagged)}
+    if clean_labels is not None:
+        from nnunet_svl.diagnostics.quality import auroc_from_histograms
+
+        truth = [noisy_truth[c] for c in cases]
+        summary["noisy_cases"] = sorted(c for c in cases if noisy_truth[c])
+        summary["case_auroc"] = auroc([scores[c].noise_score for c in cases], truth)
+        summary["voxel_auroc"] = auroc_from_histograms(vox_pos, vox_neg, high_is_positive=True)
+        top = [s.case for s in ranked[:max(1, len(summary["noisy_cases"]))]]
+        summary["precision_at_k"] = sum(noisy_truth[c] for c in top) / len(top)
+        tp = len(flagged & set(summary["noisy_cases"]))
+        summary["flag_precision"] = tp / len(flagged) if flagged else None
+        summary["flag_recall"] = tp / len(summary["noisy_cases"]) if summary["noisy_cases"] else None
+    atomic_write_json(out_dir / "summary.json", summary)
+    for s in ranked[:n_overlays]:
+        _overlay_png(ds, s.case, out_dir / f"{s.case}_issues{ds.file_ending}", out_dir / "overlays" / f"{s.case}.png")
+    if ignore_dataset_id is not None:
+        summary["ignore_dataset"] = str(write_ignore_dataset(ds, out_dir, sorted(flagged), ignore_dataset_id))
+        atomic_write_json(out_dir / "summary.json", summary)
+    progress(f"[label-qa] {len(flagged)} of {len(cases)} cases flagged; wrote {out_dir}")
+    return summary
+
+
+def _overlay_png(ds: RawDataset, case: str, issues_path: Path, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    label, _ = _read_label(ds, case)
+    issues = sitk.GetArrayFromImage(sitk.ReadImage(str(issues_path)))
+    image = sitk.GetArrayFromImage(sitk.ReadImage(str(ds.image_paths(case)[0])))
+    if label.ndim == 2:
+        label, issues, image = label[None], issues[None], image[None]
+    weight = (issues > 0).reshape(issues.shape[0], -1).sum(1) + (label > 0).reshape(label.shape[0], -1).sum(1) * 1e-6
+    z = int(np.argmax(weight))
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.imshow(image[z], cmap="gray")
+    if (label[z] > 0).any():
+        ax.contour(label[z] > 0, levels=[0.5], colors="yellow", linewidths=1)
+    ax.imshow(np.ma.masked_where(issues[z] == 0, issues[z]), cmap="autumn", alpha=0.6, vmin=0, vmax=1)
+    ax.set_title(f"{case} slice {z}: yellow given label, red label issues", fontsize=8)
+    ax.axis("off")
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_ignore_dataset(ds: RawDataset, qa_dir: Path, flagged: Sequence[str], target_id: int,
+                         link_images: bool = False) -> Path:
+    """A NEW raw dataset: the given one with the label-issue voxels of the flagged cases set to nnU-Net's ignore label
+    (added to dataset.json as the highest value if the dataset has none). The given dataset is not modified."""
+    raw_root = ds.folder.parent
+    if any(raw_root.glob(f"Dataset{int(target_id):03d}_*")):
+        raise SVLInputError(raw_root, f"dataset id {target_id} is already used", "pick another --ignore-dataset-id")
+    _, name = dataset_id_and_name(ds.folder)
+    target = raw_root / f"Dataset{int(target_id):03d}_{re.sub(r'[^A-Za-z0-9_-]', '', name)}_qaignore"
+    dj = json.loads(json.dumps(ds.dataset_json))
+    ignore = ds.ignore_label
+    if ignore is None:
+        ignore = max(v for v in ds.label_values) + 1
+        dj["labels"] = {**dj["labels"], "ignore": ignore}
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=raw_root))
+    try:
+        for sub in ("imagesTr", "labelsTr"):
+            (tmp / sub).mkdir()
+        for case in ds.training_cases:
+            for p in ds.image_paths(case):
+                if link_images:
+                    os.symlink(p.resolve(), tmp / "imagesTr" / p.name)
+                else:
+                    shutil.copyfile(p, tmp / "imagesTr" / p.name)
+            label, img = _read_label(ds, case)
+            if case in flagged:
+                issues = sitk.GetArrayFromImage(sitk.ReadImage(str(qa_dir / f"{case}_issues{ds.file_ending}")))
+                label = np.where(issues > 0, ignore, label).astype(label.dtype)
+            _write_like(label, img, tmp / "labelsTr" / f"{case}{ds.file_ending}")
+        for split_dir in ("imagesTs", "labelsTs"):
+            if (ds.folder / split_dir).is_dir():
+                shutil.copytree(ds.folder / split_dir, tmp / split_dir, symlinks=True)
+        dj["svl_label_qa"] = {"source": ds.folder.name, "flagged": list(flagged), "qa_dir": str(qa_dir)}
+        atomic_write_json(tmp / "dataset.json", dj)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target

@@ -1,0 +1,87 @@
+"""`nnunet-svl label-qa` on real nnU-Net outputs: 5 folds of stock nnUNetTrainer (tiny budget) trained with --npz on
+the mt-corrupted phantoms, then the QA: ranking, maps in the label's geometry, confusion, AUROCs against the clean
+labels, the ignore-label dataset (valid for nnU-Net, the given dataset untouched) and clear errors for what is
+missing."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from conftest import NARROW, NOISY_ID, noisy_dataset_dir
+from nnunet_svl.runtime.errors import SVLInputError
+from nnunet_svl.tools.label_qa import run_label_qa
+from nnunet_svl.tools.pipeline import NNUNetWorkspace
+from nnunet_svl.tools.raw_dataset import load_raw_dataset, validate_raw_dataset
+
+TRAINER = "nnUNetTrainerBaseline_tiny"
+
+
+def _digest(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_label_qa_from_five_held_out_folds(nnunet_ws, tmp_path):
+    ws = NNUNetWorkspace(root=tmp_path, env={**nnunet_ws.env, "nnUNet_results": str(tmp_path / "results")},
+                         log_dir=tmp_path / "logs", quiet=True)
+    ws.log_dir.mkdir()
+    raw = noisy_dataset_dir(nnunet_ws)
+    run_dir = ws.run_folder(raw.name, TRAINER, plans=NARROW)
+    before = _digest(raw)
+
+    # a missing fold is named with the command that makes it
+    with pytest.raises(SVLInputError, match=r"fold_0.*--npz"):
+        run_label_qa(run_dir, raw, tmp_path / "qa", progress=lambda *_: None)
+    for fold in range(5):
+        ws.train(NOISY_ID, TRAINER, fold=fold, plans=NARROW, extra_args=["--npz"])
+    npz = run_dir / "fold_3" / "validation"
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for f in npz.glob("*.npz"):
+        f.rename(moved / f.name)
+    with pytest.raises(SVLInputError, match=r"--val --npz"):
+        run_label_qa(run_dir, raw, tmp_path / "qa", progress=lambda *_: None)
+    for f in moved.glob("*.npz"):
+        f.rename(npz / f.name)
+
+    out = tmp_path / "qa"
+    summary = run_label_qa(run_dir, raw, out, clean_labels=raw / "labelsTr_clean", ignore_dataset_id=985,
+                           n_overlays=2, progress=lambda *_: None)
+    ds = load_raw_dataset(raw)
+    rows = list(csv.DictReader(open(out / "label_qa.csv")))
+    assert sorted(r["case"] for r in rows) == sorted(ds.training_cases)
+    scores = [float(r["noise_score"]) for r in rows]
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+    assert 0.05 < summary["temperature"] < 20
+    for case in ds.training_cases:
+        label = sitk.ReadImage(str(ds.label_path(case)))
+        for kind in ("suspicion", "issues"):
+            img = sitk.ReadImage(str(out / f"{case}_{kind}{ds.file_ending}"))
+            assert img.GetSize() == label.GetSize() and img.GetDirection() == label.GetDirection()
+            assert np.allclose(img.GetOrigin(), label.GetOrigin()) and np.allclose(img.GetSpacing(), label.GetSpacing())
+        s = sitk.GetArrayFromImage(sitk.ReadImage(str(out / f"{case}_suspicion{ds.file_ending}")))
+        assert 0 <= s.min() and s.max() <= 1
+    confusion = list(csv.DictReader(open(out / "confusion.csv")))
+    total = sum(int(v) for r in confusion for k, v in r.items() if k != "given \\ held-out")
+    assert total == sum(sitk.GetArrayFromImage(sitk.ReadImage(str(ds.label_path(c)))).size for c in ds.training_cases)
+    noisy = {c for c, i in json.loads((raw / "noise_manifest.json").read_text())["cases"].items() if i["noisy"]}
+    assert set(summary["noisy_cases"]) == noisy
+    for key in ("case_auroc", "voxel_auroc", "precision_at_k"):
+        assert 0.0 <= summary[key] <= 1.0
+    assert len(list((out / "overlays").glob("*.png"))) == 2
+
+    # the ignore-label dataset: a new, valid nnU-Net raw dataset; label-issue voxels of flagged cases are ignored
+    ign = load_raw_dataset(summary["ignore_dataset"])
+    validate_raw_dataset(ign, check_content=True)
+    assert ign.ignore_label == 2 and ign.training_cases == ds.training_cases
+    for case in ds.training_cases:
+        new = sitk.GetArrayFromImage(sitk.ReadImage(str(ign.label_path(case))))
+        old = sitk.GetArrayFromImage(sitk.ReadImage(str(ds.label_path(case))))
+        issues = sitk.GetArrayFromImage(sitk.ReadImage(str(out / f"{case}_issues{ds.file_ending}"))) > 0
+        expected = np.where(issues, 2, old) if case in summary["flagged"] else old
+        assert np.array_equal(new, expected)
+    assert _digest(raw) == before     # the given dataset is untouched
