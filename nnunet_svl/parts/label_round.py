@@ -168,15 +168,19 @@ class LabelRoundEngine:
         def finish(totals: dict) -> Optional[list[str]]:
             for part in self.parts:
                 part.finish_round(plan, totals)
-            excluded = [p.excluded_cases() for p in self.parts]
-            excluded = [e for e in excluded if e is not None]
-            return sorted(set().union(*excluded)) if excluded else None
+            return self.excluded_cases()
 
         round_index, totals = run_synchronised_round(
             self.store, cases,
             lambda case, r: self.process_case(plan, case, r, load_case, infer, forward, observe, references),
             summary={"kind": plan.kind, "epoch": plan.epoch}, before_commit=finish)
         return round_index, totals
+
+    def excluded_cases(self) -> Optional[list[str]]:
+        """The cases the parts want the data loader to skip (e.g. flagged before training by ``label_qa``), or None
+        when no part has a say."""
+        excluded = [e for e in (p.excluded_cases() for p in self.parts) if e is not None]
+        return sorted(set().union(*excluded)) if excluded else None
 
     def initialise(self, cases: Sequence[str], load_case: LoadCase) -> None:
         """Commit the parts' initial rounds (e.g. DALE's ω = 1 and boundary membership) on a fresh run."""
@@ -192,4 +196,5 @@ class LabelRoundEngine:
             self.store.stage_case(round_index, case, cr.label, omega=cr.omega, fuzzy=cr.fuzzy)
             return {}
 
-        run_synchronised_round(self.store, cases, init_case, summary={"kind": parts[0].initial_kind})
+        run_synchronised_round(self.store, cases, init_case, summary={"kind": parts[0].initial_kind},
+                               before_commit=lambda totals: self.excluded_cases())

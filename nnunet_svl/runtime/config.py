@@ -121,6 +121,12 @@ class SVLConfig:
     """[ours] In a flagged case, a voxel whose given label the teacher confirms with a probability below this gets
     weight 0 too (with DALE), not only the disputed ones: a flagged case teaches only where the teacher confidently
     agrees with its label, or through a flip. 0 = only disputed voxels are dropped."""
+    label_qa: str = ""
+    """[ours, two-pass, METHOD §7] A ``nnunet-svl label-qa`` output folder (its ``summary.json``), or ``auto``: the one
+    ``label_qa`` folder under ``$nnUNet_results/<dataset>/``. The cases it flagged from nnU-Net's held-out 5-fold
+    predictions are flagged by the teacher gate from the first iteration (drawn with ``flagged_case_sampling``;
+    disputed voxels and flips follow from the first label round); the teacher's own flags are added to them.
+    Empty: off."""
     correction_max_rounds: int = 0
     """0 = unlimited."""
     correction_min_agreement: float = 0.3

@@ -36,7 +36,7 @@ class TeacherGatePart(MethodPart):
     name = "teacher_gate"
 
     def __init__(self, cfg: SVLConfig, space: LabelSpace, num_epochs: int, network: nn.Module,
-                 gather: Callable[[list], list[list]] = lambda items: [items]):
+                 gather: Callable[[list], list[list]] = lambda items: [items], prior_flags: frozenset = frozenset()):
         super().__init__()
         self.cfg = cfg
         self.space = space
@@ -46,7 +46,9 @@ class TeacherGatePart(MethodPart):
         if decoder is not None and hasattr(decoder, "deep_supervision"):
             decoder.deep_supervision = False   # the teacher is only used for whole-case inference
         self.gather = gather
-        self.flagged: set[str] = set()
+        self.prior_flags = frozenset(prior_flags)
+        """Cases flagged before training (``label_qa``: nnU-Net's held-out predictions); always flagged."""
+        self.flagged: set[str] = set(self.prior_flags)
         self.flag_counts: dict[str, int] = {}
         self._scores: dict[str, float] = {}
         self.log: Callable[[str], None] = lambda message: None
@@ -122,7 +124,7 @@ class TeacherGatePart(MethodPart):
             return
         new = flag_cases(scores, k=self.cfg.case_flag_k, margin=self.cfg.case_flag_margin)
         self.flag_counts = {c: self.flag_counts.get(c, 0) + 1 for c in new}
-        self.flagged = {c for c, n in self.flag_counts.items() if n >= self.cfg.case_flag_persist}
+        self.flagged = {c for c, n in self.flag_counts.items() if n >= self.cfg.case_flag_persist} | self.prior_flags
         self.log(f"teacher gate: {len(self.flagged)} of {len(scores)} cases flagged "
                  f"({sorted(self.flagged)}); scores {{{', '.join(f'{k}: {v:.3f}' for k, v in sorted(scores.items()))}}}")
 
@@ -132,4 +134,4 @@ class TeacherGatePart(MethodPart):
 
     def load_state_dict(self, state: dict) -> None:
         self.flag_counts = dict(state.get("gate_flag_counts", {}))
-        self.flagged = {c for c, n in self.flag_counts.items() if n >= self.cfg.case_flag_persist}
+        self.flagged = {c for c, n in self.flag_counts.items() if n >= self.cfg.case_flag_persist} | self.prior_flags

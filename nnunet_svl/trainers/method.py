@@ -17,6 +17,7 @@ nnU-Net's loss or a part's replacement, then each part's terms), ``prepare_label
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import ClassVar, Optional
 
 import numpy as np
@@ -82,7 +83,8 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
         space = self.label_space
         parts: list[MethodPart] = []
         if self.cfg.case_gate:
-            gate = TeacherGatePart(self.cfg, space, self.num_epochs, self.network_module, gather=all_gather_list)
+            gate = TeacherGatePart(self.cfg, space, self.num_epochs, self.network_module, gather=all_gather_list,
+                                   prior_flags=self.label_qa_prior())
             gate.log = self.print_to_log_file
             parts.append(gate)
         if self.cfg.use_dale:
@@ -105,6 +107,20 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
         for part in parts:
             part.record = self.record_scalar
         return parts
+
+    def label_qa_prior(self) -> frozenset:
+        """The cases ``label_qa`` (config) flagged before training; empty when it is off."""
+        if not self.cfg.label_qa:
+            return frozenset()
+        from nnunetv2.paths import nnUNet_results
+
+        from nnunet_svl.qa.prior import label_qa_flags
+
+        flagged, path = label_qa_flags(self.cfg.label_qa, self.plans_manager.dataset_name,
+                                       Path(nnUNet_results) if nnUNet_results else None)
+        self.print_to_log_file(f"label QA prior: {len(flagged)} cases flagged before training {sorted(flagged)} "
+                               f"(from {path})")
+        return flagged
 
     def part(self, kind: type) -> Optional[MethodPart]:
         return next((p for p in self.parts if isinstance(p, kind)), None)

@@ -66,6 +66,8 @@ ABLATION_DOCS: dict[str, str] = {
              "shared features with the segmentation loss scaled down",
     "ExcludeFlagged": "flagged cases never enter a batch once flagged (flagged_case_sampling 0; the default draws "
                       "them half as often)",
+    "LabelQA": "two-pass: the cases `nnunet-svl label-qa` flagged from nnU-Net's held-out 5-fold predictions are "
+               "flagged from the first iteration (label_qa 'auto': the one label_qa folder of this dataset)",
     "NoWarmup": "no warm-up stage: RL losses from the first epoch (the paper reports this is worse than the baseline)",
     "Intensity": "the paper's literal action: agents act on the input intensities, each step re-segments",
     "NoContinuity": "reward without the spatial-continuity penalty (lambda_C = 0)",
@@ -89,6 +91,7 @@ BUDGET_DOCS: dict[str, str] = {
 ABLATIONS: dict[str, dict] = {
     "Paper": dict(PAPER),
     "ExcludeFlagged": dict(flagged_case_sampling=0.0),
+    "LabelQA": dict(label_qa="auto"),
     "NoWarmup": dict(warmup_end=0),
     "Intensity": dict(state_mode="intensity"),
     "NoContinuity": dict(lambda_continuity=0.0),
@@ -102,9 +105,9 @@ ABLATIONS: dict[str, dict] = {
     "FuzzyFromStart": dict(PAPER, dale_warmup_end=0),
     "OmegaAcrossCases": dict(PAPER, omega_normalisation="class_across_cases"),
 }
-RL_ABLATIONS = ("Paper", "ExcludeFlagged", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
+RL_ABLATIONS = ("Paper", "ExcludeFlagged", "LabelQA", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
                 "OracleCaseGate", "OracleVoxelGate")
-DALE_ABLATIONS = ("Paper", "ExcludeFlagged", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases")
+DALE_ABLATIONS = ("Paper", "ExcludeFlagged", "LabelQA", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases")
 
 TRAINERS: dict[str, type] = {}
 
