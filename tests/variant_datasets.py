@@ -28,10 +28,12 @@ def ignore_slab(label: np.ndarray) -> np.ndarray:
 
 def write_variant_dataset(raw_root: Path, dataset_id: int, name: str, n_train: int, n_test: int,
                           shape_zyx=(32, 32, 32), channels: int = 1, num_classes: int = 1, ignore: bool = False,
-                          regions: bool = False, seed: int = 0) -> Path:
+                          regions: bool = False, seed: int = 0, spacing=None) -> Path:
     """Write ``Dataset{id}_{name}``. Channel 1 (if any) is a second contrast: the inverted, smoothed image plus its
     own noise. With ``ignore``, training labels get an ignore slab (value 3); test labels never do. With
-    ``regions``, labels are declared BraTS-style: whole = {1, 2}, core = {2}."""
+    ``regions``, labels are declared BraTS-style: whole = {1, 2}, core = {2}. ``spacing`` (x, y, z in mm, SimpleITK
+    order): e.g. thick slices, for nnU-Net's dummy-2D augmentation."""
+    extra = {"spacing": tuple(spacing)} if spacing is not None else {}
     from nnunetv2.dataset_conversion.generate_dataset_json import generate_dataset_json
 
     folder = Path(raw_root) / f"Dataset{dataset_id:03d}_{name}"
@@ -43,15 +45,15 @@ def write_variant_dataset(raw_root: Path, dataset_id: int, name: str, n_train: i
             image, label = make_phantom(rng, shape_zyx, num_classes)
             origin = tuple(float(o) for o in np.array(BASE_ORIGIN) + rng.uniform(-5, 5, 3))
             case = f"{name}_{i:03d}"
-            write_phantom_image(image, folder / f"images{split}" / f"{case}_0000{FILE_ENDING}", origin)
+            write_phantom_image(image, folder / f"images{split}" / f"{case}_0000{FILE_ENDING}", origin, **extra)
             if channels > 1:
                 second = 200.0 - ndimage.gaussian_filter(image, 0.7) + 5.0 * rng.standard_normal(image.shape)
                 write_phantom_image(second.astype(np.float32),
-                                    folder / f"images{split}" / f"{case}_0001{FILE_ENDING}", origin)
+                                    folder / f"images{split}" / f"{case}_0001{FILE_ENDING}", origin, **extra)
             if ignore and split == "Tr":
                 label = label.copy()
                 label[ignore_slab(label)] = IGNORE_VALUE
-            write_phantom_image(label, folder / f"labels{split}" / f"{case}{FILE_ENDING}", origin)
+            write_phantom_image(label, folder / f"labels{split}" / f"{case}{FILE_ENDING}", origin, **extra)
     if regions:
         labels = {"background": 0, "whole": [1, 2], "core": [2]}
     else:

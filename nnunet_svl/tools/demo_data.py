@@ -117,10 +117,12 @@ def make_phantom(rng: np.random.Generator, shape_zyx: tuple[int, int, int], num_
     return image.astype(np.float32), label
 
 
-def write_phantom_image(array: np.ndarray, path: Path, origin: tuple[float, float, float]) -> None:
-    """One (z, y, x) array as a compressed NIfTI with the phantoms' spacing and direction and the given origin."""
+def write_phantom_image(array: np.ndarray, path: Path, origin: tuple[float, float, float],
+                        spacing: tuple[float, float, float] = SPACING) -> None:
+    """One (z, y, x) array as a compressed NIfTI with the phantoms' spacing (or ``spacing``, SimpleITK x, y, z order)
+    and direction and the given origin."""
     itk = sitk.GetImageFromArray(array)
-    itk.SetSpacing(SPACING)
+    itk.SetSpacing(spacing)
     itk.SetOrigin(origin)
     itk.SetDirection(DIRECTION)
     sitk.WriteImage(itk, str(path), useCompression=True)

@@ -108,8 +108,18 @@ class WeightChannelSpatialTransform(SpatialTransform):
         new.num_weight_channels = num_weight_channels
         return new
 
+    def get_parameters(self, **data_dict) -> dict:
+        """nnU-Net's parameters plus how many leading-axis rows are weights. With dummy-2D augmentation (anisotropic
+        spacing) ``Convert3DTo2DTransform`` has folded the channel axis into the first spatial axis, channel-major:
+        the weight channels are then the last ``num_weight_channels × X`` rows, not the last two."""
+        params = super().get_parameters(**data_dict)
+        seg, channels = data_dict.get("segmentation"), data_dict.get("nchannels_seg")
+        rows_per_channel = seg.shape[0] // int(channels) if seg is not None and channels else 1
+        params["weight_rows"] = self.num_weight_channels * rows_per_channel
+        return params
+
     def _apply_to_segmentation(self, segmentation: torch.Tensor, **params) -> torch.Tensor:
-        n = self.num_weight_channels
+        n = params.get("weight_rows", self.num_weight_channels)
         labels = super()._apply_to_segmentation(segmentation[:-n], **params)
         weights = self._apply_to_regr_target(segmentation[-n:].float(), **params)
         return torch.cat((labels, torch.round(weights).to(labels.dtype)), dim=0)
