@@ -11,18 +11,20 @@ from collections import Counter
 
 # (category, markers: any of these function names in the stack); first match wins, so specific before general
 CATEGORIES = [
+    ("memorisation curves (benchmark diagnostics; both trainers, outside the timed epoch)", ("memorisation_curves",)),
     ("label round: whole-case inference (student, teacher, vA3C refine)", ("sliding_window_maps",)),
     ("label round: store I/O (label store, DALE statistics)", ("stage_case", "commit_round", "load_stats",
                                                                 "atomic_savez")),
     ("label round: other (DALE maps, flags, diagnostics)", ("run_label_round",)),
-    ("memorisation curves (diagnostics, outside the timed epoch)", ("memorisation", "_memorisation")),
     ("vA3C rollout and losses (training step)", ("rl_losses",)),
     ("DALE weighted loss / alignment (training step)", ("segmentation_loss", "class_conditional_alignment_loss")),
     ("teacher EMA update (training step)", ("after_optimizer_step",)),
     ("network forward + nnU-Net loss + backward + optimiser (training step)", ("train_step",)),
     ("data loading and augmentation", ("generate_train_batch", "load_case", "__next__", "next")),
     ("validation (nnU-Net's per-epoch pseudo Dice)", ("validation_step",)),
-    ("checkpointing, logging, plots", ("save_checkpoint", "plot_progress_png", "on_epoch_end")),
+    ("final validation (nnU-Net, after training)", ("perform_actual_validation",)),
+    ("progress plots (nnU-Net's and progress_svl.png)", ("plot_progress_png", "plot_training_curves")),
+    ("checkpointing, logging", ("save_checkpoint", "on_epoch_end")),
     ("start-up (imports, initialisation)", ("initialize", "_find_and_load", "on_train_start")),
 ]
 IDLE = ("select", "poll", "wait", "sleep", "_wait_for_tstate_lock", "acquire", "recv", "accept", "epoll")

@@ -163,10 +163,10 @@ class SVLConfig:
 
     # --- misc ---
     seed: int = 12345
-    progress_plot_interval_s: float = 20.0
+    progress_plot_interval_s: float = 60.0
     """progress_svl.png is redrawn at the end of an epoch when this many seconds have passed since it was last drawn,
-    and always after the first and the last epoch (drawing ~20 panels costs ~1 s; short CPU epochs would otherwise
-    spend a fifth of their time on it). 0 = every epoch."""
+    and always after the first and the last epoch (drawing ~20 panels costs ~1.5 s; at 20 s it was 6 % of a CPU
+    benchmark run's wall time, py-spy, BENCHMARKS.md overhead). 0 = every epoch."""
 
     # ------------------------------------------------------------------------------------------------------------
     def validate(self, source: str = "SVLConfig") -> "SVLConfig":
