@@ -28,7 +28,7 @@ def count_syncs(fn, monkeypatch) -> Counter:
     return calls
 
 
-def test_training_step_syncs_once_and_once_more_per_rollout(nnunet_env, monkeypatch):
+def test_training_step_syncs_once_and_once_more_per_rollout_and_once_at_epoch_end(nnunet_env, monkeypatch):
     from nnunetv2.run.run_training import get_trainer_from_args
 
     from nnunet_svl.teacher.part import TeacherGatePart
@@ -51,5 +51,9 @@ def test_training_step_syncs_once_and_once_more_per_rollout(nnunet_env, monkeypa
         flagged = count_syncs(lambda: trainer.train_step(batch), monkeypatch)
         # + one copy of the rollout's binarised predictions for the components count (rl/rollout.py)
         assert flagged == Counter({"cpu": 1, "numpy": 2}), flagged
+        # the epoch's logged scalars (tensors, kept on the device) reach the host in one copy at the epoch's end
+        assert any(torch.is_tensor(v) for vs in trainer._epoch_scalars.values() for v in vs)
+        at_end = count_syncs(trainer._log_epoch_scalars, monkeypatch)
+        assert at_end == Counter({"cpu": 1, "tolist": 1}), at_end
     finally:
         trainer.on_train_end()

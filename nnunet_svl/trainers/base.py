@@ -234,19 +234,22 @@ class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
         end of the epoch, so logging costs no host synchronisation in the training step."""
         self._epoch_scalars[key].append(value.detach() if torch.is_tensor(value) else float(value))
 
-    @staticmethod
-    def _to_floats(values: list) -> list[float]:
-        """The epoch's recorded values as floats: one device-to-host copy for all tensors of a key."""
-        tensors = [v for v in values if torch.is_tensor(v)]
-        floats = [v for v in values if not torch.is_tensor(v)]
+    def _epoch_floats(self) -> dict[str, list[float]]:
+        """Every key's recorded values as floats, with ONE device-to-host copy for all tensors of the epoch."""
+        keys = list(self._epoch_scalars)
+        tensors = [(k, v) for k in keys for v in self._epoch_scalars[k] if torch.is_tensor(v)]
+        out = {k: [v for v in self._epoch_scalars[k] if not torch.is_tensor(v)] for k in keys}
         if tensors:
-            floats += torch.stack([t.float().reshape(()) for t in tensors]).cpu().tolist()
-        return floats
+            host = torch.stack([v.detach().float().reshape(()).to(tensors[0][1].device) for _, v in tensors]).cpu()
+            for (k, _), value in zip(tensors, host.tolist()):
+                out[k].append(value)
+        return out
 
     def _log_epoch_scalars(self) -> None:
         """One value per key and epoch (nnU-Net's logger needs that); means are taken over all DDP ranks."""
+        floats = self._epoch_floats()
         for key in self.svl_log_keys:
-            mean = all_mean(self._to_floats(self._epoch_scalars.get(key, [])))
+            mean = all_mean(floats.get(key, []))
             self.logger.log(key, float("nan") if mean is None else float(mean), self.current_epoch)
         self._epoch_scalars.clear()
 
