@@ -72,3 +72,44 @@ def test_shard_covers_every_case_once():
     parts = [shard(CASES, r, 3) for r in range(3)]
     assert sorted(sum(parts, [])) == sorted(CASES)
     assert parts[0] == ["case_0", "case_3"]
+
+
+def _head_worker(rank: int, world: int, port: int, out: str) -> None:
+    import torch
+
+    from nnunet_svl.rl.head import VA3CHead
+    from nnunet_svl.runtime.distributed import average_gradients
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(0)                                   # same initial head on both ranks (as in the trainer)
+        head = VA3CHead(4, 1, dim=3, hidden=4)
+        opt = torch.optim.SGD(head.parameters(), lr=0.1, momentum=0.9)
+        for step in range(3):
+            opt.zero_grad(set_to_none=True)
+            if not (rank == 1 and step == 1):                  # rank 1 has no flagged case in step 1: no head loss
+                g = torch.Generator().manual_seed(100 * rank + step)
+                x = torch.randn(1, 4, 3, 3, 3, generator=g)
+                logits, value = head.decide(head.embed(x), torch.rand(1, 1, 3, 3, 3, generator=g))
+                (logits.square().mean() + value.mean()).backward()
+            average_gradients([p for p in head.parameters() if p.requires_grad])
+            opt.step()
+        torch.save(head.state_dict(), os.path.join(out, f"head{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_ranks_end_with_the_same_head(tmp_path):
+    """DDP synchronises only nnU-Net's network; the vA3C head's gradients are averaged over ranks by
+    average_gradients (trainers/base.py calls it before clipping), also when one rank's batch had no head loss."""
+    import torch
+
+    mp.spawn(_head_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    a, b = (torch.load(tmp_path / f"head{r}.pt") for r in (0, 1))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    torch.manual_seed(0)
+    from nnunet_svl.rl.head import VA3CHead
+
+    initial = VA3CHead(4, 1, dim=3, hidden=4).state_dict()
+    assert any(not torch.equal(a[k], initial[k]) for k in a)   # it did train

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping, Optional, Sequence
 
+import torch
 import torch.distributed as dist
 
 from nnunet_svl.runtime.label_store import LabelStore
@@ -49,6 +50,24 @@ def all_gather_list(items: list) -> list[list]:
     gathered: list = [None] * dist.get_world_size()
     dist.all_gather_object(gathered, list(items))
     return gathered
+
+
+def average_gradients(params: Sequence[torch.Tensor]) -> None:
+    """Average the gradients of ``params`` over all ranks in place (one flat all-reduce, no host synchronisation):
+    the plugin's modules (vA3C head) live outside nnU-Net's DDP-wrapped network, so DDP does not do it for them. A
+    parameter without a gradient on this rank (its loss did not run here, e.g. no flagged case in this rank's batch)
+    contributes zeros, so every rank calls the collective with the same layout and ends with the same gradient."""
+    if not is_distributed() or not params:
+        return
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1).float() for g in grads])
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    offset = 0
+    for p, g in zip(params, grads):
+        n = g.numel()
+        p.grad = flat[offset:offset + n].view_as(p).to(p.dtype)
+        offset += n
 
 
 def all_mean(values: Sequence[float]) -> Optional[float]:

@@ -34,7 +34,7 @@ from torch._dynamo import OptimizedModule
 
 from nnunet_svl.runtime.atomic_io import atomic_torch_save
 from nnunet_svl.runtime.config import SVLConfig, resolve_config
-from nnunet_svl.runtime.distributed import all_mean
+from nnunet_svl.runtime.distributed import all_mean, average_gradients
 from nnunet_svl.runtime.errors import SVLInputError
 from nnunet_svl.runtime.label_store import LabelStore
 from nnunet_svl.runtime.seeding import apply_train_seed, train_seed_from_env
@@ -220,6 +220,8 @@ class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
         the transition stage (tests/test_e2e.py, Dice 0.0). With detached head features [ours, no harm] they are
         clipped separately, so a head's large gradients cannot shrink the network's step."""
         extra = [p for p in self.svl_modules.parameters() if p.requires_grad]
+        if self.is_ddp:
+            average_gradients(extra)     # DDP synchronises self.network only; the head must stay the same on all ranks
         if not extra or self.cfg.rl_features_grad:
             torch.nn.utils.clip_grad_norm_(list(self.network.parameters()) + extra, 12)
             return
