@@ -18,7 +18,8 @@ def test_comparison_line_hand_checked():
 
 
 def test_demo_compare_trains_both_and_prints_progress(tmp_path, capsys):
-    assert run_demo(tmp_path / "ws", trainer="nnUNetTrainerSVLDRL_tiny", compare=True) == 0
+    assert run_demo(tmp_path / "ws", trainer="nnUNetTrainerSVLDRL_tiny", compare=True,
+                    dataset_size=dict(n_train=5, n_test=2, shape=(32, 32, 32))) == 0
     out, err = capsys.readouterr()
     line = next(x for x in out.splitlines() if "same noisy training labels" in x)
     m = re.search(r"nnUNetTrainerSVLDRL_tiny (\d\.\d{4}), nnUNetTrainerBaseline_tiny (\d\.\d{4})", line)

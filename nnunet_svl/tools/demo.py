@@ -6,6 +6,8 @@ Each step that already finished in the workspace is skipped, so an interrupted d
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import json
 import shutil
 from pathlib import Path
@@ -33,10 +35,11 @@ def mean_dice(result: dict) -> float:
 
 def run_demo(workspace: Path, trainer: str = "nnUNetTrainerSVLDRL_demo", protocol: str = "mt", ratio: float = 0.5,
              seed: int = 0, device: str = "cpu", fresh: bool = False, verbose: bool = False,
-             compare: bool = False) -> int:
+             compare: bool = False, dataset_size: Optional[dict] = None) -> int:
     """``verbose``: nnU-Net's own output on the console instead of live progress lines (it always goes to the logs
     when not verbose). ``compare``: also train stock ``nnUNetTrainer`` with the same budget on the same noisy labels
-    and print both results side by side (the figure that says whether the method helped)."""
+    and print both results side by side (the figure that says whether the method helped). ``dataset_size``: keyword
+    arguments of ``write_demo_dataset`` (n_train, n_test, shape; tests use a smaller dataset)."""
     from nnunet_svl.tools.corrupt import corrupt_dataset
     from nnunet_svl.tools.demo_data import write_demo_dataset
     from nnunet_svl.tools.evaluate import evaluate_folders, format_table, write_results_json
@@ -55,7 +58,7 @@ def run_demo(workspace: Path, trainer: str = "nnUNetTrainerSVLDRL_demo", protoco
     src = next(iter(sorted(ws.raw.glob(f"Dataset{DEMO_SOURCE_ID:03d}_*"))), None)
     if src is None:
         step("1/6 writing the synthetic demo dataset")
-        src = write_demo_dataset(ws.raw, dataset_id=DEMO_SOURCE_ID, seed=seed)
+        src = write_demo_dataset(ws.raw, dataset_id=DEMO_SOURCE_ID, seed=seed, **(dataset_size or {}))
     noisy = next(iter(sorted(ws.raw.glob(f"Dataset{DEMO_NOISY_ID:03d}_*"))), None)
     if noisy is None:
         step(f"2/6 corrupting its training labels ({protocol}, rho={ratio})")
