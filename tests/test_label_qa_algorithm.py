@@ -51,16 +51,16 @@ def test_thresholds_suspicion_and_label_issues_hand_checked():
     assert issue.tolist() == [False, False, False, False, True, False]
 
 
-def test_case_score_is_the_worst_class_soft_dice_and_confusion_counts():
-    probs = np.zeros((3, 4))
-    probs[0] = [1, 0, 0, 0]
-    probs[1] = [0, 1, 1, 0]
-    probs[2] = [0, 0, 0, 1]
-    label = np.array([0, 1, 2, 2])
-    s = case_score("c", probs, label, np.zeros(4, bool))
-    # class 1: 2·1 / (2 + 1) = 2/3; class 2: 2·1 / (1 + 2) = 2/3 → noise score 1/3
-    assert s.per_class == pytest.approx({1: 2 / 3, 2: 2 / 3}) and s.noise_score == pytest.approx(1 / 3)
-    assert s.foreground_voxels == 3
-    assert confusion_counts(probs, label).tolist() == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
+def test_case_score_is_the_worst_class_dice_and_confusion_counts():
+    probs = np.zeros((3, 5))
+    probs[0] = [1, 0, 0, 0, 0]
+    probs[1] = [0, .9, .6, 0, 0]
+    probs[2] = [0, .1, .4, 1, 1]
+    label = np.array([0, 1, 2, 2, 1])
+    s = case_score("c", probs, label, np.zeros(5, bool))
+    # argmax [0, 1, 1, 2, 2]: class 1 overlap 1, sizes 2 + 2 → 0.5; class 2: overlap 1, sizes 2 + 2 → 0.5
+    assert s.per_class == pytest.approx({1: 0.5, 2: 0.5}) and s.noise_score == pytest.approx(0.5)
+    assert s.foreground_voxels == 4
+    assert confusion_counts(probs, label).tolist() == [[1, 0, 0], [0, 1, 1], [0, 1, 1]]
     empty = case_score("e", np.stack([np.ones(4), np.zeros(4)]), np.zeros(4, int), np.zeros(4, bool))
     assert empty.noise_score == 0.0 and empty.per_class == {}

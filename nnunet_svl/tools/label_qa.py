@@ -4,8 +4,8 @@ Reads only nnU-Net's standard outputs: ``RUN_DIR/fold_K/validation/<case>.npz`` 
 ``nnUNetv2_train ... --npz``, in the original image geometry) and the raw dataset's ``labelsTr``. The algorithm is in
 :mod:`nnunet_svl.qa.held_out` (calibration, confident-learning thresholds, voxel suspicion, case scores). Writes:
 
-* ``label_qa.csv`` — cases ranked by noise score (1 − the soft-min over classes of the held-out soft Dice with the
-  given label), whether the robust outlier rule flags them, per-class soft Dice, label-issue voxels;
+* ``label_qa.csv`` — cases ranked by noise score (1 − the minimum over classes of the Dice of the held-out prediction
+  with the given label), whether the robust outlier rule flags them, per-class Dice, label-issue voxels;
 * ``<case>_suspicion<ending>`` — 1 − calibrated held-out probability of the given label (float, the label's
   geometry), and ``<case>_issues<ending>`` — the label-issue voxels (1), for 3D Slicer / ITK-SNAP over the image;
 * ``confusion.csv`` — voxel counts of (given label, held-out argmax);
@@ -175,7 +175,7 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
     ranked = sorted(scores.values(), key=lambda s: -s.noise_score)
     fg = [c for c in range(1, len(thresholds))]
     rows = [{"rank": i + 1, "case": s.case, "noise_score": round(s.noise_score, 4), "flagged": s.case in flagged,
-             **{f"soft_dice_class_{c}": round(s.per_class[c], 4) if c in s.per_class else "" for c in fg},
+             **{f"dice_class_{c}": round(s.per_class[c], 4) if c in s.per_class else "" for c in fg},
              "issue_voxels": s.issue_voxels, "foreground_voxels": s.foreground_voxels}
             for i, s in enumerate(ranked)]
     atomic_write_bytes(out_dir / "label_qa.csv", _csv_bytes(rows))
