@@ -47,3 +47,16 @@ def test_full_preset_on_cpu_warns():
 
     assert "days per model" in preset_warning("full", "cpu")
     assert preset_warning("full", "cuda") is None and preset_warning("cpu", "cpu") is None
+
+
+def test_a_failed_nnunet_step_is_a_one_line_error(monkeypatch, capsys):
+    from nnunet_svl.tools import cli
+    from nnunet_svl.tools.pipeline import StepFailed
+
+    def failing(args):
+        raise StepFailed("train_990 failed (exit 1); see /ws/logs/train_990.log\n...last lines of the log...")
+
+    monkeypatch.setattr(cli, "_cmd_doctor", failing)
+    assert cli.main(["doctor"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: train_990 failed (exit 1); see /ws/logs/train_990.log") and "Traceback" not in err

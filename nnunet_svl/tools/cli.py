@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from nnunet_svl.runtime.errors import SVLInputError
+from nnunet_svl.tools.pipeline import StepFailed
 
 
 def fold_arg(value: str):
@@ -309,6 +310,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     except SVLInputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except StepFailed as e:
+        # an nnU-Net step (plan/preprocess, train, predict) failed: its log holds nnU-Net's own traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
