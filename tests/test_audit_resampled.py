@@ -1,0 +1,79 @@
+"""`nnunet-svl audit` on a dataset whose preprocessing RESAMPLES: two of five cases have 2 mm slices while the
+target spacing is the median (1 mm), so nnU-Net resamples them to twice as many slices. The audit must map the label
+store back to each case's original geometry: unchanged labels exactly, a painted block where it was painted."""
+from __future__ import annotations
+
+import pickle
+import subprocess
+
+import numpy as np
+import SimpleITK as sitk
+
+from conftest import shared_workspace
+from nnunet_svl.runtime.label_store import LabelStore
+from nnunet_svl.tools.pipeline import NNUNetWorkspace, _bin
+from nnunet_svl.tools.plans import write_narrow_plans
+from variant_datasets import write_variant_dataset
+
+RESAMPLE_ID = 987
+NARROW = "nnUNetPlans_narrow"
+THICK = ("Resampled_000", "Resampled_001")
+
+
+def _build(ws: NNUNetWorkspace) -> None:
+    folder = write_variant_dataset(ws.raw, RESAMPLE_ID, "Resampled", n_train=5, n_test=1, shape_zyx=(16, 32, 32),
+                                   seed=8)
+    for case in THICK:                        # same voxels, 2 mm slices: nnU-Net resamples these cases
+        for path in (folder / "imagesTr" / f"{case}_0000.nii.gz", folder / "labelsTr" / f"{case}.nii.gz"):
+            img = sitk.ReadImage(str(path))
+            sx, sy, _ = img.GetSpacing()
+            img.SetSpacing((sx, sy, 2.0))
+            sitk.WriteImage(img, str(path), useCompression=True)
+    ws.plan_and_preprocess(RESAMPLE_ID, num_processes=1, verify=False)
+    write_narrow_plans(ws.preprocessed, RESAMPLE_ID, target_plans=NARROW)
+
+
+def test_audit_maps_resampled_cases_back(tmp_path_factory, tmp_path):
+    import shutil
+
+    from nnunetv2.training.dataloading.nnunet_dataset import infer_dataset_class
+
+    ws = shared_workspace(tmp_path_factory, "resample_ws", _build)
+    ds = next(ws.raw.glob(f"Dataset{RESAMPLE_ID}_*"))
+    pre = ws.preprocessed / ds.name
+    folder = pre / "nnUNetPlans_3d_fullres"
+    run = tmp_path / ds.name / f"nnUNetTrainerSVLDRL__{NARROW}__3d_fullres"
+    (run / "fold_0").mkdir(parents=True)
+    shutil.copy(pre / f"{NARROW}.json", run / "plans.json")
+    shutil.copy(pre / "dataset.json", run / "dataset.json")
+    cases = sorted(p.name[:-len(".nii.gz")] for p in (ds / "labelsTr").glob("*.nii.gz"))
+    dataset = infer_dataset_class(str(folder))(str(folder), cases)
+    store = LabelStore(run / "fold_0" / "label_store")
+    changed = THICK[0]
+    for case in cases:
+        label = np.asarray(dataset.load_case(case)[1][:]).astype(np.int16)
+        orig = sitk.GetArrayFromImage(sitk.ReadImage(str(ds / "labelsTr" / f"{case}.nii.gz")))
+        if case in THICK:
+            assert label.shape[1] != orig.shape[0], "this case must have been resampled"
+        if case == changed:
+            label[0][label[0] >= 0] = 0                  # the corrected label: the lesion removed everywhere
+        store.stage_case(1, case, label)
+    store.commit_round(1, cases)
+
+    out = tmp_path / "audit"
+    proc = subprocess.run([_bin("nnunet-svl"), "audit", str(run), "--raw-dataset", str(ds), "--preprocessed-root",
+                           str(ws.preprocessed), "-o", str(out)], env=ws.env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    for case in cases:
+        orig_img = sitk.ReadImage(str(ds / "labelsTr" / f"{case}.nii.gz"))
+        corrected = sitk.ReadImage(str(out / f"{case}_corrected.nii.gz"))
+        assert corrected.GetSize() == orig_img.GetSize() and corrected.GetSpacing() == orig_img.GetSpacing()
+        orig, corr = sitk.GetArrayFromImage(orig_img), sitk.GetArrayFromImage(corrected)
+        if case != changed:
+            assert np.array_equal(orig, corr), case      # unchanged, resampled or not: voxel for voxel
+        else:
+            assert orig.any() and not corr.any()         # the removal lands on every original lesion voxel
+            changes = sitk.GetArrayFromImage(sitk.ReadImage(str(out / f"{case}_changes.nii.gz")))
+            assert np.array_equal(changes > 0, orig > 0)
+    props = pickle.loads((folder / f"{changed}.pkl").read_bytes())
+    assert props["spacing"][0] == 2.0                     # (z, y, x): the original 2 mm slices
