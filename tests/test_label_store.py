@@ -136,3 +136,38 @@ def test_dataset_serves_an_unexcluded_case_in_place_of_an_excluded_one(tmp_path)
     ds.attach(store, weight_channels=False, keep_excluded=0.0)
     state = np.random.get_state()[1].copy()
     assert ds.serve_instead("b") == "b" and np.array_equal(np.random.get_state()[1], state)
+
+
+def test_batch_keys_name_the_cases_served_when_flagged_cases_are_thinned(nnunet_env):
+    """The gate's thinning happens at the draw: a flagged (excluded) case that is swapped out does not appear in
+    ``batch['keys']`` (before, the keys named the drawn case and the batch was treated as flagged), and the batch
+    holds the served case's label."""
+    import torch
+    from nnunetv2.run.run_training import get_trainer_from_args
+
+    from conftest import NARROW, NOISY_ID
+
+    trainer = get_trainer_from_args(str(NOISY_ID), "3d_fullres", 0, "nnUNetTrainerSVLDRL_ExcludeFlagged_tiny", NARROW,
+                                    device=torch.device("cpu"))
+    trainer.on_train_start()
+    try:
+        cases = trainer.training_case_ids()
+        excluded, marked = cases[0], cases[1]
+        for case in cases:
+            _, seg, _, _ = trainer.dataset_class(trainer.preprocessed_dataset_folder, [case]).load_case(case)
+            label = np.asarray(seg[:]).astype(np.int16)
+            if case == marked:           # a label no given case has: background everywhere
+                label = np.where(label >= 0, 0, label).astype(np.int16)
+            trainer.label_store.stage_case(2, case, label)
+        trainer.label_store.commit_round(2, cases, excluded=[excluded])
+        seen = set()
+        for _ in range(25):
+            batch = next(trainer.dataloader_train)
+            labels, _, _ = trainer.split_target(batch["target"])
+            for i, key in enumerate(batch["keys"]):
+                seen.add(key)
+                if key == marked:
+                    assert not (labels[0][i] > 0).any()    # the keys and the data belong together
+        assert excluded not in seen and len(seen) >= 3
+    finally:
+        trainer.on_train_end()

@@ -41,7 +41,8 @@ from nnunet_svl.runtime.seeding import apply_train_seed, train_seed_from_env
 from nnunet_svl.parts.voxels import as_scales, like
 from nnunet_svl.trainers.budgets import apply_budget
 from nnunet_svl.trainers.diagnostics import MEMORISATION_KEYS, DiagnosticsMixin
-from nnunet_svl.trainers.data import (NUM_WEIGHT_CHANNELS, STORE_DATASET_FOR, WeightChannelSpatialTransform,
+from nnunet_svl.trainers.data import (NUM_WEIGHT_CHANNELS, STORE_DATASET_FOR, StoreAwareDataLoader,
+                                      WeightChannelSpatialTransform,
                                       decode_weight_channel)
 
 SVL_STATE_VERSION = 1
@@ -137,6 +138,19 @@ class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
         dataset_tr.attach(self.label_store, self.uses_weight_channels,
                           keep_excluded=self.cfg.flagged_case_sampling if self.cfg.case_gate else 1.0)
         return dataset_tr, dataset_val
+
+    def get_dataloaders(self):
+        """nnU-Net's data loaders, built with :class:`StoreAwareDataLoader` (the teacher gate's thinning at the draw,
+        so that ``batch['keys']`` are the cases served). nnU-Net's ``get_dataloaders`` names the loader class through
+        its module; it is swapped for the duration of the call only."""
+        import nnunetv2.training.nnUNetTrainer.nnUNetTrainer as nnunet_trainer_module
+
+        original = nnunet_trainer_module.nnUNetDataLoader
+        nnunet_trainer_module.nnUNetDataLoader = StoreAwareDataLoader
+        try:
+            return super().get_dataloaders()
+        finally:
+            nnunet_trainer_module.nnUNetDataLoader = original
 
     def get_training_transforms(self, *args, **kwargs):
         transforms = nnUNetTrainer.get_training_transforms(*args, **kwargs)

@@ -18,6 +18,7 @@ from typing import Optional
 import numpy as np
 import torch
 from batchgeneratorsv2.transforms.spatial.spatial import SpatialTransform
+from nnunetv2.training.dataloading.data_loader import nnUNetDataLoader
 from nnunetv2.training.dataloading.nnunet_dataset import nnUNetDatasetBlosc2, nnUNetDatasetNumpy
 
 from nnunet_svl.runtime.label_store import LabelStore
@@ -66,7 +67,6 @@ class _LabelStoreDatasetMixin:
         return allowed[np.random.randint(len(allowed))] if allowed else identifier
 
     def load_case(self, identifier):
-        identifier = self.serve_instead(identifier)
         data, seg, seg_prev, properties = super().load_case(identifier)
         stored = self.label_store.load(identifier) if self.label_store is not None else None
         if stored is None and not self.weight_channels:
@@ -90,6 +90,19 @@ class LabelStoreDatasetBlosc2(_LabelStoreDatasetMixin, nnUNetDatasetBlosc2):
 
 class LabelStoreDatasetNumpy(_LabelStoreDatasetMixin, nnUNetDatasetNumpy):
     pass
+
+
+class StoreAwareDataLoader(nnUNetDataLoader):
+    """nnU-Net's training data loader, but the teacher gate's thinning (``serve_instead``) swaps a drawn flagged case
+    for an unflagged one at the draw, so ``batch['keys']`` names the cases actually served: a batch whose flagged case
+    was swapped out trains with nnU-Net's loss and runs no rollout. (Swapping inside ``load_case``, as before, left the
+    drawn id in the keys: ~56 % instead of ~31 % of the batches were treated as flagged with 8 of 24 cases flagged;
+    BENCHMARKS.md, overhead.) No random number is drawn while nothing is excluded."""
+
+    def get_indices(self):
+        keys = super().get_indices()
+        swap = getattr(self._data, "serve_instead", None)
+        return [swap(k) for k in keys] if swap is not None else keys
 
 
 STORE_DATASET_FOR = {nnUNetDatasetBlosc2: LabelStoreDatasetBlosc2, nnUNetDatasetNumpy: LabelStoreDatasetNumpy}
