@@ -103,5 +103,16 @@ def nnunet_env(nnunet_ws, monkeypatch):
     return nnunet_ws
 
 
+@pytest.fixture
+def isolated_results(nnunet_env, tmp_path, monkeypatch):
+    """nnunet_env with this test's own nnUNet_results: trainers built in-process write their checkpoints (on_train_end
+    writes checkpoint_final.pth) and label store there, not into the shared workspace where another test may train
+    the same trainer and fold with --c (nnU-Net would resume from the stray checkpoint_final.pth)."""
+    results = tmp_path / "results"
+    results.mkdir()
+    monkeypatch.setenv("nnUNet_results", str(results))   # nnU-Net 2.8.1 reads its paths from the environment lazily
+    return nnunet_env
+
+
 def noisy_dataset_dir(ws: NNUNetWorkspace) -> Path:
     return next(ws.raw.glob(f"Dataset{NOISY_ID:03d}_*"))

@@ -18,7 +18,7 @@ TRAINERS = ["nnUNetTrainerVA3C_tiny", "nnUNetTrainerDALE_tiny"] + [
 
 
 @pytest.mark.parametrize("name", TRAINERS)
-def test_every_ablation_runs_training_steps(nnunet_env, name):
+def test_every_ablation_runs_training_steps(isolated_results, name):
     from nnunetv2.run.run_training import get_trainer_from_args
 
     from nnunet_svl.teacher.part import TeacherGatePart

@@ -28,7 +28,7 @@ def count_syncs(fn, monkeypatch) -> Counter:
     return calls
 
 
-def test_training_step_syncs_once_and_once_more_per_rollout_and_once_at_epoch_end(nnunet_env, monkeypatch):
+def test_training_step_syncs_once_and_once_more_per_rollout_and_once_at_epoch_end(isolated_results, monkeypatch):
     from nnunetv2.run.run_training import get_trainer_from_args
 
     from nnunet_svl.teacher.part import TeacherGatePart

@@ -36,13 +36,13 @@ def test_label_qa_flags_auto_discovery_and_errors(tmp_path):
         label_qa_flags("auto", "Dataset5_X", results)
 
 
-def test_method_trainer_flags_the_label_qa_cases_from_the_start(nnunet_env, tmp_path, monkeypatch):
+def test_method_trainer_flags_the_label_qa_cases_from_the_start(isolated_results, tmp_path, monkeypatch):
     from nnunetv2.run.run_training import get_trainer_from_args
 
     from nnunet_svl.runtime.config import CONFIG_ENV_VAR
     from nnunet_svl.teacher.part import TeacherGatePart
 
-    name = noisy_dataset_dir(nnunet_env).name
+    name = noisy_dataset_dir(isolated_results).name
     qa = _summary(tmp_path / "qa", name, ["TestPhantoms_000", "TestPhantoms_not_a_case"])
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({"label_qa": str(qa)}))

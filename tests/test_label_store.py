@@ -138,7 +138,7 @@ def test_dataset_serves_an_unexcluded_case_in_place_of_an_excluded_one(tmp_path)
     assert ds.serve_instead("b") == "b" and np.array_equal(np.random.get_state()[1], state)
 
 
-def test_batch_keys_name_the_cases_served_when_flagged_cases_are_thinned(nnunet_env):
+def test_batch_keys_name_the_cases_served_when_flagged_cases_are_thinned(isolated_results):
     """The gate's thinning happens at the draw: a flagged (excluded) case that is swapped out does not appear in
     ``batch['keys']`` (before, the keys named the drawn case and the batch was treated as flagged), and the batch
     holds the served case's label."""
