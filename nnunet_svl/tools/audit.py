@@ -89,13 +89,35 @@ def final_training_labels_original_geometry(ws, dataset_name: str, run_dir: Path
     return {case: ctx.final_label(case)[0] for case in ctx.cases()}
 
 
-def _write_like(array: np.ndarray, like: sitk.Image, path: Path) -> None:
+def write_image_like(array: np.ndarray, like: sitk.Image, path: Path) -> None:
+    """``array`` as an image with ``like``'s geometry, written atomically (compressed; parent folders created)."""
     img = sitk.GetImageFromArray(array)
     img.CopyInformation(like)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name("." + path.name + ".tmp" + "".join(path.suffixes))
     sitk.WriteImage(img, str(tmp), useCompression=True)
     tmp.replace(path)
+
+
+def csv_bytes(rows: list[dict]) -> bytes:
+    """Rows (dicts with the same keys) as CSV text with a header."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def save_figure_png(fig, path: Path) -> None:
+    """A matplotlib figure as a PNG, written atomically (parent folders created); the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def change_map(original: np.ndarray, final: np.ndarray) -> np.ndarray:
@@ -121,8 +143,8 @@ def run_audit(run_dir: Path, raw_dataset_dir: Path, preprocessed_root: Path, out
         original, img = ctx.original_label(case)
         final, _ = ctx.final_label(case)
         changes = change_map(original, final)
-        _write_like(final.astype(original.dtype), img, out_dir / f"{case}_corrected{ctx.file_ending}")
-        _write_like(changes, img, out_dir / f"{case}_changes{ctx.file_ending}")
+        write_image_like(final.astype(original.dtype), img, out_dir / f"{case}_corrected{ctx.file_ending}")
+        write_image_like(changes, img, out_dir / f"{case}_changes{ctx.file_ending}")
         stored = ctx.store.load(case)
         suspicion_mean = float("nan")
         if stored is not None and stored.omega is not None:
@@ -130,7 +152,7 @@ def run_audit(run_dir: Path, raw_dataset_dir: Path, preprocessed_root: Path, out
             omega = to_original_geometry(stored.omega.astype(np.float32), props, ctx.plans_manager,
                                          ctx.configuration_manager, is_seg=False)[0]
             suspicion = np.clip(1.0 - omega, 0.0, 1.0).astype(np.float32).reshape(original.shape)
-            _write_like(suspicion, img, out_dir / f"{case}_suspicion{ctx.file_ending}")
+            write_image_like(suspicion, img, out_dir / f"{case}_suspicion{ctx.file_ending}")
             suspicion_mean = float(suspicion[original > 0].mean()) if (original > 0).any() else float("nan")
         n_changed = int((changes > 0).sum())
         rows.append({"case": case, "noisy_in_manifest": manifest.get("cases", {}).get(case, {}).get("noisy", ""),
@@ -139,11 +161,7 @@ def run_audit(run_dir: Path, raw_dataset_dir: Path, preprocessed_root: Path, out
                      "added": int((changes == 1).sum()), "removed": int((changes == 2).sum()),
                      "class_changed": int((changes == 3).sum()), "mean_suspicion_in_foreground": suspicion_mean})
     rows.sort(key=lambda r: -r["changed_percent_of_foreground"])
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_bytes(out_dir / "audit.csv", buf.getvalue().encode())
+    atomic_write_bytes(out_dir / "audit.csv", csv_bytes(rows))
     for row in rows[:n_overlays]:
         if row["changed_voxels"] > 0:
             _overlay_png(ctx, row["case"], out_dir / f"{row['case']}_overlay.png")
@@ -174,8 +192,4 @@ def _overlay_png(ctx: RunContext, case: str, path: Path) -> None:
     ax.imshow(overlay, cmap="autumn", alpha=0.5, vmin=1, vmax=3)
     ax.set_title(f"{case} slice {z}: yellow given, cyan corrected", fontsize=8)
     ax.axis("off")
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure_png(fig, path)

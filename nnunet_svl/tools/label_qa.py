@@ -17,8 +17,6 @@ Reads only nnU-Net's standard outputs: ``RUN_DIR/fold_K/validation/<case>.npz`` 
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import re
@@ -36,6 +34,7 @@ from nnunet_svl.qa.held_out import (balanced_sample, calibrate, case_score, clas
 from nnunet_svl.runtime.atomic_io import atomic_write_bytes, atomic_write_json
 from nnunet_svl.runtime.errors import SVLInputError
 from nnunet_svl.teacher.case_flags import flag_cases
+from nnunet_svl.tools.audit import csv_bytes, save_figure_png, write_image_like
 from nnunet_svl.tools.raw_dataset import RawDataset, dataset_id_and_name, load_raw_dataset
 
 FOLDS = (0, 1, 2, 3, 4)
@@ -91,22 +90,6 @@ def _load_probs(path: Path, like: np.ndarray) -> np.ndarray:
     return p
 
 
-def _write_like(array: np.ndarray, like: sitk.Image, path: Path) -> None:
-    img = sitk.GetImageFromArray(array)
-    img.CopyInformation(like)
-    tmp = path.with_name("." + path.name + ".tmp" + "".join(path.suffixes))
-    sitk.WriteImage(img, str(tmp), useCompression=True)
-    tmp.replace(path)
-
-
-def _csv_bytes(rows: list[dict]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue().encode()
-
-
 def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Sequence[int] = FOLDS,
                  clean_labels: Optional[Path] = None, n_overlays: int = 5, k: float = 3.0, margin: float = 0.25,
                  ignore_dataset_id: Optional[int] = None, progress=print) -> dict:
@@ -160,8 +143,8 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
         scores[case] = case_score(case, q, lab, issue)
         cm = confusion_counts(q, lab)
         confusion = cm if confusion is None else confusion + cm
-        _write_like(suspicion, img, out_dir / f"{case}_suspicion{ds.file_ending}")
-        _write_like(issue.astype(np.uint8), img, out_dir / f"{case}_issues{ds.file_ending}")
+        write_image_like(suspicion, img, out_dir / f"{case}_suspicion{ds.file_ending}")
+        write_image_like(issue.astype(np.uint8), img, out_dir / f"{case}_issues{ds.file_ending}")
         if clean_labels is not None:
             clean, _ = _read_label(ds, case, Path(clean_labels))
             clean = _class_channels(clean, ignore)
@@ -178,9 +161,9 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
              **{f"dice_class_{c}": round(s.per_class[c], 4) if c in s.per_class else "" for c in fg},
              "issue_voxels": s.issue_voxels, "foreground_voxels": s.foreground_voxels}
             for i, s in enumerate(ranked)]
-    atomic_write_bytes(out_dir / "label_qa.csv", _csv_bytes(rows))
+    atomic_write_bytes(out_dir / "label_qa.csv", csv_bytes(rows))
     names = {int(v): n for n, v in ds.labels.items() if n != "ignore"}
-    atomic_write_bytes(out_dir / "confusion.csv", _csv_bytes(
+    atomic_write_bytes(out_dir / "confusion.csv", csv_bytes(
         [{"given \\ held-out": names.get(r, r), **{names.get(c, c): int(confusion[r, c])
                                                    for c in range(confusion.shape[1])}}
          for r in range(confusion.shape[0])]))
@@ -229,12 +212,7 @@ def _overlay_png(ds: RawDataset, case: str, issues_path: Path, path: Path) -> No
     ax.imshow(np.ma.masked_where(issues[z] == 0, issues[z]), cmap="autumn", alpha=0.6, vmin=0, vmax=1)
     ax.set_title(f"{case} slice {z}: yellow given label, red label issues", fontsize=8)
     ax.axis("off")
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, buf.getvalue())
+    save_figure_png(fig, path)
 
 
 def write_ignore_dataset(ds: RawDataset, qa_dir: Path, flagged: Sequence[str], target_id: int,
@@ -265,7 +243,7 @@ def write_ignore_dataset(ds: RawDataset, qa_dir: Path, flagged: Sequence[str], t
             if case in flagged:
                 issues = sitk.GetArrayFromImage(sitk.ReadImage(str(qa_dir / f"{case}_issues{ds.file_ending}")))
                 label = np.where(issues > 0, ignore, label).astype(label.dtype)
-            _write_like(label, img, tmp / "labelsTr" / f"{case}{ds.file_ending}")
+            write_image_like(label, img, tmp / "labelsTr" / f"{case}{ds.file_ending}")
         for split_dir in ("imagesTs", "labelsTs"):
             if (ds.folder / split_dir).is_dir():
                 shutil.copytree(ds.folder / split_dir, tmp / split_dir, symlinks=True)
