@@ -93,14 +93,19 @@ def nnunet_ws(tmp_path_factory) -> NNUNetWorkspace:
     return shared_workspace(tmp_path_factory, "nnunet_ws", _build_noisy_phantoms)
 
 
+def use_in_process(ws: NNUNetWorkspace, monkeypatch) -> NNUNetWorkspace:
+    """Set ``ws``'s nnU-Net variables in this process (for trainers built in-process)."""
+    for k in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results", "nnUNet_extTrainer", "nnUNet_def_n_proc"):
+        monkeypatch.setenv(k, ws.env[k])
+    monkeypatch.setenv("nnUNet_n_proc_DA", "0")
+    monkeypatch.setenv("nnUNet_compile", "false")
+    return ws
+
+
 @pytest.fixture
 def nnunet_env(nnunet_ws, monkeypatch):
     """The workspace's nnU-Net variables set in this process (for trainers built in-process)."""
-    for k in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results", "nnUNet_extTrainer", "nnUNet_def_n_proc"):
-        monkeypatch.setenv(k, nnunet_ws.env[k])
-    monkeypatch.setenv("nnUNet_n_proc_DA", "0")
-    monkeypatch.setenv("nnUNet_compile", "false")
-    return nnunet_ws
+    return use_in_process(nnunet_ws, monkeypatch)
 
 
 @pytest.fixture

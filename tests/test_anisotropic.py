@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from conftest import shared_workspace
+from conftest import shared_workspace, use_in_process
 from nnunet_svl.tools.pipeline import NNUNetWorkspace
 from nnunet_svl.tools.plans import write_narrow_plans
 from variant_datasets import write_variant_dataset
@@ -33,11 +33,7 @@ def aniso_env(tmp_path_factory):
 
 @pytest.fixture
 def env(aniso_env, monkeypatch):
-    for k in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results", "nnUNet_extTrainer", "nnUNet_def_n_proc"):
-        monkeypatch.setenv(k, aniso_env.env[k])
-    monkeypatch.setenv("nnUNet_n_proc_DA", "0")
-    monkeypatch.setenv("nnUNet_compile", "false")
-    return aniso_env
+    return use_in_process(aniso_env, monkeypatch)
 
 
 def _trainer(name: str, fold: int):

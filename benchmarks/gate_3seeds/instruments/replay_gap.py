@@ -2,9 +2,10 @@
 those separated from every unflagged case by a score gap of at least GAP (cut at the widest such gap). Prints, per
 log, whether the decisions equal the logged ones in every round (then the run itself is unchanged).
 usage: python replay_gap.py GAP TRAIN_LOG..."""
-import ast, os, re, sys
+import os, sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
 from nnunet_svl.teacher.case_flags import flag_cases
+from replay_flags import logged_rounds  # noqa: E402  (same folder)
 
 gap = float(sys.argv[1])
 
@@ -23,13 +24,7 @@ def gapped(scores, flagged):
 
 
 for path in sys.argv[2:]:
-    rounds = []
-    for line in open(path):
-        m = re.search(r"teacher gate: \d+ of \d+ cases flagged \((\[.*?\])\); scores \{(.*)\}", line)
-        if m:
-            flagged = set(ast.literal_eval(m.group(1)))
-            scores = {k.strip(): float(v) for k, v in (kv.split(":") for kv in m.group(2).split(","))}
-            rounds.append((flagged, scores))
+    rounds = logged_rounds(path)
     first = None
     for i, (flagged, scores) in enumerate(rounds):
         assert flag_cases(scores, 3.0, 0.25) == flagged
