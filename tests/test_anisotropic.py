@@ -53,12 +53,13 @@ def test_weight_channels_follow_the_label_under_dummy_2d_augmentation(env, monke
     trainer.on_train_start()
     try:
         assert trainer.configure_rotation_dummyDA_mirroring_and_inital_patch_size()[1], "dummy 2D must be on"
-        # store ω = 1 + label (2 on the lesion, 1 elsewhere) and m = 0.5 for every training case
+        # store ω = 1.5 + label (2.5 on the lesion, 1.5 elsewhere) and m = 0.5 for every training case; padding (outside
+        # the image after cropping / rotation) decodes to the neutral ω = 1, m = 0, so ω > 1.25 marks image voxels
         cases = trainer.training_case_ids()
         for case in cases:
             _, seg, _, _ = trainer.dataset_class(trainer.preprocessed_dataset_folder, [case]).load_case(case)
             label = np.asarray(seg[:]).astype(np.int16)
-            omega = np.where(label > 0, 2.0, 1.0).astype(np.float32)
+            omega = np.where(label > 0, 2.5, 1.5).astype(np.float32)
             trainer.label_store.stage_case(2, case, label, omega=omega, fuzzy=np.full(label.shape, 0.5, np.float32))
         trainer.label_store.commit_round(2, cases)
         agree, total, fuzzy_ok = 0, 0, []
@@ -67,11 +68,14 @@ def test_weight_channels_follow_the_label_under_dummy_2d_augmentation(env, monke
             labels, omega, fuzzy = trainer.split_target(batch["target"])
             lab, om, fz = labels[0][:, 0], omega[0][:, 0], fuzzy[0][:, 0]
             for b in range(lab.shape[0]):
-                fg = ndimage.binary_erosion(lab[b].numpy() == 1, iterations=1)
-                bg = ndimage.binary_erosion(lab[b].numpy() == 0, iterations=2)
-                agree += int((om[b].numpy()[fg] > 1.5).sum() + (np.abs(om[b].numpy()[bg] - 1.0) < 0.25).sum())
+                image = ndimage.binary_erosion(om[b].numpy() > 1.25, iterations=2)
+                fg = ndimage.binary_erosion(lab[b].numpy() == 1, iterations=1) & image
+                bg = ndimage.binary_erosion(lab[b].numpy() == 0, iterations=2) & image
+                agree += int((om[b].numpy()[fg] > 2.0).sum() + (np.abs(om[b].numpy()[bg] - 1.5) < 0.25).sum())
                 total += int(fg.sum() + bg.sum())
                 inside = bg | fg
+                if not inside.any():
+                    continue
                 fuzzy_ok.append(float(np.mean(np.abs(fz[b].numpy()[inside] - 0.5) < 0.05)))
         # both weight channels, every slice of them, take the weight path (before: only the last two slices of the
         # fuzzy channel did; ω went through the label path, one grid_sample per distinct value)
