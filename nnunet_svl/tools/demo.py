@@ -38,12 +38,16 @@ def run_demo(workspace: Path, trainer: str = "nnUNetTrainerSVLDRL_demo", protoco
              compare: bool = False, dataset_size: Optional[dict] = None) -> int:
     """``verbose``: nnU-Net's own output on the console instead of live progress lines (it always goes to the logs
     when not verbose). ``compare``: also train stock ``nnUNetTrainer`` with the same budget on the same noisy labels
-    and print both results side by side (the figure that says whether the method helped). ``dataset_size``: keyword
+    and print both results side by side (the figure that says whether the method helped); both trainings get the
+    training seed ``seed`` (``NNUNET_SVL_TRAIN_SEED``, read by the plugin's trainers and budget baselines), so the
+    comparison is paired: the same initialisation, data order and augmentation until the method changes something
+    (stock ``nnUNetTrainer``, the baseline of an unbudgeted trainer, does not read it). ``dataset_size``: keyword
     arguments of ``write_demo_dataset`` (n_train, n_test, shape; tests use a smaller dataset)."""
     from nnunet_svl.tools.corrupt import corrupt_dataset
     from nnunet_svl.tools.demo_data import write_demo_dataset
     from nnunet_svl.tools.evaluate import evaluate_folders, format_table, write_results_json
     from nnunet_svl.tools.plans import write_narrow_plans
+    from nnunet_svl.tools.benchmark import TRAIN_SEED_ENV
     from nnunet_svl.trainers.budgets import budget_epochs
 
     workspace = Path(workspace)
@@ -85,7 +89,7 @@ def run_demo(workspace: Path, trainer: str = "nnUNetTrainerSVLDRL_demo", protoco
                  f"(log: {ws.log_dir}/{log_name}.log)")
             ws.train(DEMO_NOISY_ID, t, plans=DEMO_PLANS, device=device, name=log_name,
                      resume=(run_dir / "fold_0" / "checkpoint_latest.pth").is_file(),
-                     progress_epochs=budget_epochs(t))
+                     progress_epochs=budget_epochs(t), extra_env={TRAIN_SEED_ENV: str(seed)})
         pred = ws.root / "predictions" / t
         step(f"5/6 stock nnUNetv2_predict on the test images ({t})")
         ws.predict(DEMO_NOISY_ID, t, noisy / "imagesTs", pred, plans=DEMO_PLANS, device=device,
