@@ -171,3 +171,84 @@ def test_batch_keys_name_the_cases_served_when_flagged_cases_are_thinned(isolate
         assert excluded not in seen and len(seen) >= 3
     finally:
         trainer.on_train_end()
+
+
+def _crop(arr, bbox):
+    from acvl_utils.cropping_and_padding.bounding_boxes import crop_and_pad_nd
+
+    return crop_and_pad_nd(arr, bbox, -1, cast_cropped_to=np.int16)
+
+
+def test_loader_reads_the_stored_case_lazily_and_crops_what_the_eager_path_gave(tmp_path):
+    """The store holds (label, ω code, m code) as one blosc2 array chunked for the training patch; the data path hands
+    it to nnU-Net's crop unread (only the patch is decompressed) and the crop equals the old eager concatenation,
+    hand-checked codes included (ω 1.5 → 1501, m 0.25 → 251; padding −1 decodes to the neutral value)."""
+    import blosc2
+
+    from nnunet_svl.trainers.data import _LabelStoreDatasetMixin, encode_weight_channel
+
+    rng = np.random.default_rng(0)
+    shape = (1, 40, 36, 32)
+    label = rng.integers(0, 3, shape).astype(np.int16)
+    omega = np.full(shape, 1.5, np.float32)
+    fuzzy = np.full(shape, 0.25, np.float32)
+    store = LabelStore(tmp_path / "s", patch_size=(16, 16, 16))
+    store.stage_case(1, "a", label, omega=omega, fuzzy=fuzzy)
+    store.commit_round(1, ["a"])
+    arr, names = store.open_case("a")
+    assert isinstance(arr, blosc2.NDArray) and names == ["label", "omega", "fuzzy"]
+    assert arr.chunks[0] == 1 and all(c < s for c, s in zip(arr.chunks[1:], shape[1:])), arr.chunks
+    assert int(arr[1, 0, 0, 0]) == 1501 and int(arr[2, 0, 0, 0]) == 251
+    assert int(encode_weight_channel(np.float32(1.5))) == 1501
+
+    class Base:            # nnU-Net's dataset part: the given segmentation, lazily (here: an array)
+        def load_case(self, identifier):
+            return np.zeros((1, *shape[1:]), np.float32), label, None, {}
+
+    class DS(_LabelStoreDatasetMixin, Base):
+        pass
+
+    ds = DS().attach(store, weight_channels=True)
+    _, seg, _, _ = ds.load_case("a")
+    assert isinstance(seg, blosc2.NDArray)           # unread: nnU-Net's crop reads the patch
+    eager = np.concatenate([label, encode_weight_channel(omega), encode_weight_channel(fuzzy)])
+    for bbox in ([[0, 16], [0, 16], [0, 16]], [[30, 46], [-4, 12], [20, 36]]):   # the second reaches outside
+        assert np.array_equal(_crop(seg, bbox), _crop(eager, bbox))
+    # a case the store has no entry for: the given label and neutral weight channels, read lazily too
+    ds_none = DS().attach(LabelStore(tmp_path / "empty"), weight_channels=True)
+    _, seg0, _, _ = ds_none.load_case("a")
+    eager0 = np.concatenate([label, np.zeros((2, *shape[1:]), np.int16)])
+    assert seg0.shape == eager0.shape
+    for bbox in ([[0, 16], [0, 16], [0, 16]], [[30, 46], [-4, 12], [20, 36]]):
+        assert np.array_equal(_crop(seg0, bbox), _crop(eager0, bbox))
+    assert np.array_equal(np.asarray(seg0), eager0) and np.array_equal(seg0[:], eager0)
+    # round readers get the decoded floats
+    got = store.load("a")
+    assert np.array_equal(got.label, label) and np.allclose(got.omega, 1.5) and np.allclose(got.fuzzy, 0.25)
+
+
+def test_store_written_before_the_blosc2_layout_is_still_read(tmp_path):
+    """A run resumed from a store of the npz layout (label int16, omega/fuzzy float16) reads it, and the data path
+    serves it the eager way."""
+    from nnunet_svl.trainers.data import _LabelStoreDatasetMixin, encode_weight_channel
+
+    root = tmp_path / "s"
+    (root / "r0001").mkdir(parents=True)
+    label = np.ones((1, 4, 4, 4), np.int16)
+    np.savez_compressed(root / "r0001" / "a.npz", label=label, omega=np.full(label.shape, 2.0, np.float16),
+                        fuzzy=np.full(label.shape, 0.5, np.float16))
+    manifest = {"round": 1, "cases": {"a": "r0001"}, "history": [{"round": 1}]}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    store = LabelStore(root)
+    assert store.open_case("a") is None and np.allclose(store.load("a").omega, 2.0)
+
+    class Base:
+        def load_case(self, identifier):
+            return np.zeros((1, 4, 4, 4), np.float32), np.zeros((1, 4, 4, 4), np.int16), None, {}
+
+    class DS(_LabelStoreDatasetMixin, Base):
+        pass
+
+    _, seg, _, _ = DS().attach(store, weight_channels=True).load_case("a")
+    assert np.array_equal(seg, np.concatenate([label, encode_weight_channel(np.full(label.shape, 2.0)),
+                                               encode_weight_channel(np.full(label.shape, 0.5))]))

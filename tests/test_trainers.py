@@ -169,7 +169,7 @@ def test_sigkill_during_a_correction_round_then_resume(nnunet_ws):
 
     def torn_state(fold: Path) -> None:
         manifest = json.loads((fold / "label_store" / "manifest.json").read_text())
-        assert manifest["round"] == 3 and any((fold / "label_store" / "r0004").glob("*.npz"))  # uncommitted
+        assert manifest["round"] == 3 and any((fold / "label_store" / "r0004").glob("*.b2nd"))  # uncommitted
 
     at_kill, final, history = _killed_in_round_then_resumed(nnunet_ws, trainer, fold_index,
                                                             "label-store-staged:4", torn_state)

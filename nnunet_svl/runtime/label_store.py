@@ -7,8 +7,13 @@ Layout (``<nnUNet_results>/<dataset>/<trainer>__<plans>__<config>/fold_K/label_s
 
     manifest.json            the committed state: {"round": r, "cases": {case: "r0003"}, "history": [...]}
     manifest_r0003.json      snapshot of the manifest as committed by round 3 (kept so a resume can roll back)
-    r0003/<case>.npz         label (int16, shape (1, *spatial)) [+ omega, fuzzy (float16)]
+    r0003/<case>.b2nd        one int16 blosc2 array (channels, *spatial): the label [+ ω and m as weight codes,
+                             :func:`encode_weight_channel`], chunked for the training patch like nnU-Net's own
+                             ``_seg.b2nd`` (``comp_blosc2_params``), so the data loader reads only the patch it crops
+                             (:meth:`LabelStore.open_case`) instead of decompressing the whole case for every sample
     r0003/<case>_stats.npz   DALE loss statistics (float16 mean/var, uint16 count)
+
+Stores written before the blosc2 layout (``r0003/<case>.npz``: label int16, omega/fuzzy float16) are still read.
 
 A round is staged case by case (each file written atomically) and becomes visible only when
 :meth:`LabelStore.commit_round` atomically replaces ``manifest.json``. A run killed half-way through a round leaves the
@@ -27,13 +32,33 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from nnunet_svl.runtime.atomic_io import atomic_savez, atomic_write_json
+from nnunet_svl.runtime.atomic_io import atomic_savez, atomic_write_bytes, atomic_write_json
 from nnunet_svl.runtime.errors import SVLInputError
 from nnunet_svl.runtime.failpoints import failpoint
 from nnunet_svl.runtime.jsonio import read_json
 
 MANIFEST = "manifest.json"
 _FIX_STORE = "delete the label_store folder of this fold and retrain, or restore it"
+CASE_SUFFIX = ".b2nd"
+LEGACY_SUFFIX = ".npz"
+WEIGHT_CODE_SCALE = 1000.0
+WEIGHT_CODE_MAX = 32767
+DEFAULT_PATCH = (128, 128, 128)     # chunking when the store does not know the patch (nnU-Net's own fallback)
+# fast compression (a label round writes every case; labels and codes compress well anyway); blosc2's default
+# filter (byte shuffle)
+STORE_CLEVEL = 1
+
+
+def encode_weight_channel(values: np.ndarray) -> np.ndarray:
+    """Float weights in [0, 32.7] → int16 codes ≥ 1 (resolution 0.001; code 0 is reserved for "no information":
+    padding outside the image, decoded to the channel's neutral value by the data path)."""
+    codes = np.rint(np.asarray(values, dtype=np.float32) * WEIGHT_CODE_SCALE) + 1
+    return np.clip(codes, 1, WEIGHT_CODE_MAX).astype(np.int16)
+
+
+def decode_weight_codes(codes: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`encode_weight_channel` for stored codes (all ≥ 1), as float32."""
+    return (np.asarray(codes, dtype=np.float32) - 1).clip(min=0) / WEIGHT_CODE_SCALE
 
 
 def _round_dir_name(round_index: int) -> str:
@@ -50,8 +75,10 @@ class StoredCase:
 
 
 class LabelStore:
-    def __init__(self, root: str | os.PathLike):
+    def __init__(self, root: str | os.PathLike, patch_size: Optional[Sequence[int]] = None):
+        """``patch_size``: the training patch (spatial), for the blosc2 chunking of the stored cases."""
         self.root = Path(root)
+        self.patch_size = tuple(int(p) for p in patch_size) if patch_size is not None else None
         self._manifest_cache: Optional[dict] = None
         self._manifest_mtime: Optional[tuple] = None
 
@@ -88,17 +115,41 @@ class LabelStore:
         where = self.manifest()["cases"].get(case)
         if where is None:
             return None
-        return self.root / where / (f"{case}_stats.npz" if stats else f"{case}.npz")
+        if stats:
+            return self.root / where / f"{case}_stats.npz"
+        path = self.root / where / f"{case}{CASE_SUFFIX}"
+        legacy = self.root / where / f"{case}{LEGACY_SUFFIX}"
+        return legacy if not path.is_file() and legacy.is_file() else path
+
+    def open_case(self, case: str):
+        """The committed entry as a lazily read blosc2 array ``(channels, *spatial)`` int16 and its channel names
+        (``label`` [, ``omega``, ``fuzzy``] — weights as codes), or None when the store has no entry or holds it in
+        the older npz layout. Slicing it decompresses only the chunks the slice touches."""
+        import blosc2
+
+        path = self.case_file(case)
+        if path is None or path.suffix != CASE_SUFFIX:
+            return None
+        arr = blosc2.open(urlpath=str(path), mode="r", dparams={"nthreads": 1},
+                          **({} if os.name == "nt" else {"mmap_mode": "r"}))
+        return arr, list(arr.schunk.vlmeta["channels"])
 
     def load(self, case: str) -> Optional[StoredCase]:
         """The committed entry for ``case``, or None when the store has none (then the given label is in force)."""
         path = self.case_file(case)
         if path is None:
             return None
-        with np.load(path) as z:
-            return StoredCase(label=z["label"],
-                              omega=z["omega"] if "omega" in z.files else None,
-                              fuzzy=z["fuzzy"] if "fuzzy" in z.files else None)
+        if path.suffix == LEGACY_SUFFIX:
+            with np.load(path) as z:
+                return StoredCase(label=z["label"],
+                                  omega=z["omega"] if "omega" in z.files else None,
+                                  fuzzy=z["fuzzy"] if "fuzzy" in z.files else None)
+        arr, channels = self.open_case(case)
+        full = arr[:]
+        parts = {name: full[i:i + 1] for i, name in enumerate(channels)}
+        return StoredCase(label=parts["label"],
+                          omega=decode_weight_codes(parts["omega"]).astype(np.float16) if "omega" in parts else None,
+                          fuzzy=decode_weight_codes(parts["fuzzy"]).astype(np.float16) if "fuzzy" in parts else None)
 
     def load_stats(self, case: str) -> Optional[dict[str, np.ndarray]]:
         path = self.case_file(case, stats=True)
@@ -113,13 +164,24 @@ class LabelStore:
         """Write one case of round ``round_index`` (invisible to readers until :meth:`commit_round`)."""
         if round_index <= self.current_round:
             raise ValueError(f"round {round_index} is not newer than the committed round {self.current_round}")
+        import blosc2
+        from nnunetv2.training.dataloading.nnunet_dataset import comp_blosc2_params
+
         d = self.root / _round_dir_name(round_index)
-        arrays: dict[str, np.ndarray] = {"label": np.asarray(label, dtype=np.int16)}
-        if omega is not None:
-            arrays["omega"] = np.asarray(omega, dtype=np.float16)
-        if fuzzy is not None:
-            arrays["fuzzy"] = np.asarray(fuzzy, dtype=np.float16)
-        atomic_savez(d / f"{case}.npz", **arrays)
+        label = np.asarray(label, dtype=np.int16)
+        label = label if label.ndim >= 2 and label.shape[0] == 1 else label[None]
+        channels, names = [label], ["label"]
+        for name, values in (("omega", omega), ("fuzzy", fuzzy)):
+            if values is not None:
+                channels.append(encode_weight_channel(np.asarray(values).reshape(label.shape)))
+                names.append(name)
+        stacked = np.ascontiguousarray(np.concatenate(channels, axis=0))
+        patch = self.patch_size or DEFAULT_PATCH[:stacked.ndim - 1]
+        blocks, chunks = comp_blosc2_params(stacked.shape, patch, bytes_per_pixel=stacked.itemsize)
+        arr = blosc2.asarray(stacked, chunks=chunks, blocks=blocks,
+                             cparams={"codec": blosc2.Codec.ZSTD, "clevel": STORE_CLEVEL})
+        arr.schunk.vlmeta["channels"] = names
+        atomic_write_bytes(d / f"{case}{CASE_SUFFIX}", arr.to_cframe())
         if stats is not None:
             atomic_savez(d / f"{case}_stats.npz", **stats)
         failpoint("label-store-staged", round_index)
@@ -137,7 +199,7 @@ class LabelStore:
         if round_index != int(m["round"]) + 1:
             raise ValueError(f"cannot commit round {round_index} on top of round {m['round']}")
         d = _round_dir_name(round_index)
-        missing = [c for c in cases if not (self.root / d / f"{c}.npz").is_file()]
+        missing = [c for c in cases if not (self.root / d / f"{c}{CASE_SUFFIX}").is_file()]
         if missing:
             raise RuntimeError(f"round {round_index}: cases staged incompletely: {missing[:5]}")
         new = {

@@ -73,7 +73,8 @@ class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
             apply_train_seed()
         self.cfg: SVLConfig = resolve_config(self.svl_config)
         self.label_store: Optional[LabelStore] = \
-            LabelStore(join(self.output_folder, "label_store")) if self.output_folder is not None else None
+            LabelStore(join(self.output_folder, "label_store"), patch_size=self.configuration_manager.patch_size) \
+            if self.output_folder is not None else None
         self.svl_modules = nn.ModuleDict()
         self._resumed = False
         self._training_finished = False

@@ -21,23 +21,39 @@ from batchgeneratorsv2.transforms.spatial.spatial import SpatialTransform
 from nnunetv2.training.dataloading.data_loader import nnUNetDataLoader
 from nnunetv2.training.dataloading.nnunet_dataset import nnUNetDatasetBlosc2, nnUNetDatasetNumpy
 
-from nnunet_svl.runtime.label_store import LabelStore
+from nnunet_svl.runtime.label_store import WEIGHT_CODE_MAX, WEIGHT_CODE_SCALE, LabelStore, encode_weight_channel
 
-WEIGHT_CODE_SCALE = 1000.0
-WEIGHT_CODE_MAX = 32767
+__all__ = ["WEIGHT_CODE_MAX", "WEIGHT_CODE_SCALE", "encode_weight_channel", "decode_weight_channel"]
 NUM_WEIGHT_CHANNELS = 2  # omega, fuzzy
-
-
-def encode_weight_channel(values: np.ndarray) -> np.ndarray:
-    """Float weights in [0, 32.7] → int16 codes ≥ 1 (code 0 is reserved for "no information")."""
-    codes = np.rint(np.asarray(values, dtype=np.float32) * WEIGHT_CODE_SCALE) + 1
-    return np.clip(codes, 1, WEIGHT_CODE_MAX).astype(np.int16)
 
 
 def decode_weight_channel(codes: torch.Tensor, neutral: float) -> torch.Tensor:
     """Inverse of :func:`encode_weight_channel`; codes ≤ 0.5 (padding) decode to ``neutral``."""
     codes = codes.float()
     return torch.where(codes > 0.5, (codes - 1).clamp_min(0) / WEIGHT_CODE_SCALE, torch.full_like(codes, neutral))
+
+
+class NeutralWeightChannels:
+    """The given segmentation (nnU-Net's lazily read blosc2 / memory-mapped array, (1, *spatial)) followed by
+    ``n`` weight channels of code 0 ("no information": ω = 1, m = 0), read lazily: nnU-Net's loader slices it with
+    ``crop_and_pad_nd`` and only the patch is decompressed and filled (before: the whole case, for every sample)."""
+
+    def __init__(self, seg, n: int):
+        self.seg, self.n = seg, n
+        self.shape = (seg.shape[0] + n, *seg.shape[1:])
+        self.dtype = np.dtype(np.int16)
+        self.ndim = len(self.shape)
+
+    def __getitem__(self, index):
+        index = index if isinstance(index, tuple) else (index,)
+        channel, spatial = (index[0] if index else slice(None)), index[1:]
+        label = np.asarray(self.seg[(slice(None), *spatial)], dtype=np.int16)
+        full = np.concatenate([label, np.zeros((self.n, *label.shape[1:]), np.int16)], axis=0)
+        return full[channel]
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[:]
+        return out.astype(dtype) if dtype is not None else out
 
 
 class _LabelStoreDatasetMixin:
@@ -54,6 +70,9 @@ class _LabelStoreDatasetMixin:
         self.keep_excluded = keep_excluded
         return self
 
+    def label_store_has(self, identifier: str) -> bool:
+        return self.label_store is not None and self.label_store.has(identifier)
+
     def serve_instead(self, identifier: str) -> str:
         """The case to serve for ``identifier``: itself, or — when the label store excludes it (the teacher gate's
         flags, config ``flagged_case_sampling``) and the draw says so — a random case that is not excluded. No random
@@ -67,7 +86,21 @@ class _LabelStoreDatasetMixin:
         return allowed[np.random.randint(len(allowed))] if allowed else identifier
 
     def load_case(self, identifier):
+        """nnU-Net's case with the label in force (and DALE's weight channels). The store's blosc2 entry, or the given
+        segmentation followed by neutral weight channels, is returned unread: nnU-Net's loader crops it and only the
+        patch is decompressed. The older npz store layout and the cascade (``seg_prev``) take the eager path."""
         data, seg, seg_prev, properties = super().load_case(identifier)
+        if self.label_store is None and not self.weight_channels:
+            return data, seg, seg_prev, properties
+        wanted = ["label", "omega", "fuzzy"] if self.weight_channels else ["label"]
+        if seg_prev is None:
+            opened = self.label_store.open_case(identifier) if self.label_store is not None else None
+            if opened is not None and opened[1] == wanted:
+                return data, opened[0], None, properties
+            if opened is None and not self.label_store_has(identifier):
+                if not self.weight_channels:
+                    return data, seg, None, properties
+                return data, NeutralWeightChannels(seg, NUM_WEIGHT_CHANNELS), None, properties
         stored = self.label_store.load(identifier) if self.label_store is not None else None
         if stored is None and not self.weight_channels:
             return data, seg, seg_prev, properties
