@@ -282,3 +282,17 @@ def test_foreground_oversampling_uses_the_corrected_label_only_where_it_differs(
         {(z, y, x) for z in (4, 5) for y in (7, 8) for x in (2, 3)}
     assert ds.load_case("b")[3] is props
     assert ds.load_case("a")[3]["class_locations"][1] is locs        # computed once per case and round
+
+
+def test_loss_statistics_round_trip_exactly_and_the_zlib_layout_is_still_read(tmp_path):
+    stats = {"mean": np.array([[0.25, 1.5]], np.float16), "var": np.array([[0.0, 2.0]], np.float16),
+             "count": np.array([[3, 7]], np.uint16)}
+    store = LabelStore(tmp_path / "s")
+    store.stage_case(1, "a", _label(1), stats=stats)
+    store.commit_round(1, ["a"])
+    got = store.load_stats("a")
+    assert set(got) == set(stats) and all(got[k].dtype == stats[k].dtype and np.array_equal(got[k], stats[k])
+                                          for k in stats)
+    np.savez_compressed(store.case_file("a", stats=True), **stats)        # as written before the blosc2 layout
+    got = store.load_stats("a")
+    assert all(np.array_equal(got[k], stats[k]) for k in stats)
