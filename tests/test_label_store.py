@@ -254,36 +254,6 @@ def test_store_written_before_the_blosc2_layout_is_still_read(tmp_path):
                                                encode_weight_channel(np.full(label.shape, 0.5))]))
 
 
-def test_foreground_oversampling_uses_the_corrected_label_only_where_it_differs(tmp_path):
-    """nnU-Net oversamples patches around the given label's foreground (``class_locations`` from preprocessing). A
-    corrected case whose lesion the given label lacks (an eroded label the teacher restored) gets the locations of the
-    label in force; a stored label equal to the given one keeps nnU-Net's properties object untouched."""
-    from nnunet_svl.trainers.data import _LabelStoreDatasetMixin
-
-    given = np.zeros((1, 12, 12, 12), np.int16)              # the annotator missed the lesion
-    restored = given.copy()
-    restored[0, 4:6, 7:9, 2:4] = 1                            # 8 voxels of class 1
-    props = {"class_locations": {1: np.zeros((0, 4), np.int64)}}
-    store = LabelStore(tmp_path / "s", patch_size=(8, 8, 8))
-    store.stage_case(1, "a", restored)
-    store.stage_case(1, "b", given)
-    store.commit_round(1, ["a", "b"])
-
-    class Base:
-        def load_case(self, identifier):
-            return np.zeros((1, 12, 12, 12), np.float32), given, None, props
-
-    class DS(_LabelStoreDatasetMixin, Base):
-        pass
-
-    ds = DS().attach(store, weight_channels=False)
-    locs = ds.load_case("a")[3]["class_locations"][1]
-    assert len(locs) == 8 and {tuple(v) for v in np.asarray(locs)[:, 1:]} == \
-        {(z, y, x) for z in (4, 5) for y in (7, 8) for x in (2, 3)}
-    assert ds.load_case("b")[3] is props
-    assert ds.load_case("a")[3]["class_locations"][1] is locs        # computed once per case and round
-
-
 def test_loss_statistics_round_trip_exactly_and_the_zlib_layout_is_still_read(tmp_path):
     stats = {"mean": np.array([[0.25, 1.5]], np.float16), "var": np.array([[0.0, 2.0]], np.float16),
              "count": np.array([[3, 7]], np.uint16)}

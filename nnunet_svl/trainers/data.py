@@ -1,9 +1,7 @@
 """Feeding the label store into nnU-Net's data pipeline (docs/METHOD.md §1.2, §2.2).
 
 * :class:`LabelStoreDatasetBlosc2` / :class:`LabelStoreDatasetNumpy` replace the preprocessed label of a training case
-  by the label store's current (corrected) label when the store has one — handed to nnU-Net's crop unread, so only
-  the patch is decompressed — and, where that label differs from the given one, nnU-Net's foreground-oversampling
-  locations by the corrected label's.
+  by the label store's current (corrected) label when the store has one.
 * With DALE, per-voxel weights travel with the label through nnU-Net's spatial augmentation as extra trailing channels
   of the segmentation array: ω (label confidence) and m (fuzzy membership), encoded as int16 codes
   (:func:`encode_weight_channel`). Code 0 means "no information" (padding, outside the image) and decodes to the
@@ -72,29 +70,6 @@ class _LabelStoreDatasetMixin:
         self.keep_excluded = keep_excluded
         return self
 
-    def _with_label_locations(self, identifier: str, read_label, seg, properties: dict) -> dict:
-        """``properties`` with nnU-Net's foreground-oversampling locations (``class_locations``) of the label in force
-        when it differs from the given one (a corrected case: e.g. an eroded lesion the teacher restored, which the
-        given label's locations do not contain), computed once per case and store round by nnU-Net's own
-        ``_sample_foreground_locations`` with the given case's class keys. A stored label equal to the given one
-        keeps nnU-Net's locations, so unchanged cases draw their patches exactly as with nnU-Net."""
-        locations = properties.get("class_locations")
-        if not locations:
-            return properties
-        path = self.label_store.case_file(identifier)
-        cache = self.__dict__.setdefault("_locations_cache", {})
-        key = (identifier, str(path))
-        if key not in cache:
-            from nnunetv2.preprocessing.preprocessors.default_preprocessor import DefaultPreprocessor
-
-            for stale in [k for k in cache if k[0] == identifier]:
-                del cache[stale]
-            label = np.asarray(read_label(), dtype=np.int16)
-            given = np.asarray(seg[:], dtype=np.int16)
-            cache[key] = None if np.array_equal(label, given) else \
-                DefaultPreprocessor._sample_foreground_locations(label, list(locations.keys()))
-        return properties if cache[key] is None else {**properties, "class_locations": cache[key]}
-
     def label_store_has(self, identifier: str) -> bool:
         return self.label_store is not None and self.label_store.has(identifier)
 
@@ -121,8 +96,7 @@ class _LabelStoreDatasetMixin:
         if seg_prev is None:
             opened = self.label_store.open_case(identifier) if self.label_store is not None else None
             if opened is not None and opened[1] == wanted:
-                arr = opened[0]
-                return data, arr, None, self._with_label_locations(identifier, lambda: arr[0:1], seg, properties)
+                return data, opened[0], None, properties
             if opened is None and not self.label_store_has(identifier):
                 if not self.weight_channels:
                     return data, seg, None, properties
@@ -131,8 +105,6 @@ class _LabelStoreDatasetMixin:
         if stored is None and not self.weight_channels:
             return data, seg, seg_prev, properties
         label = stored.label if stored is not None else np.asarray(seg[:])
-        if stored is not None:
-            properties = self._with_label_locations(identifier, lambda: stored.label, seg, properties)
         channels = [np.asarray(label, dtype=np.int16)]
         if seg_prev is not None:
             # nnU-Net's cascade transforms expect the previous stage's segmentation in channel 1
