@@ -1,6 +1,6 @@
 #!/bin/bash
 while [ ! -f /work/bench_ws/watch_done ]; do sleep 5; done
-bash /work/dev/benchmarks/overhead/run_timing_keysfix.sh > /work/timing2/run.log 2>&1
+PROFILE=0 bash /work/main/benchmarks/overhead/run_timing.sh /work/timing2 > /work/timing2/run.log 2>&1
 echo done > /work/timing2/done
 cd /work/main && source .venv/bin/activate
 export NNUNET_SVL_MEMORISATION_EVERY=4

@@ -1,30 +1,37 @@
 # Dedicated timing run on an idle machine: nnUNetTrainer, DALE and SVLDRL (bench budget) on the same mt labels,
 # one after the other; s/epoch from nnU-Net's epoch timestamps, peak RSS from nnunet_svl.tools.measure.
+#   bash run_timing.sh [OUT]     OUT: results folder (default /work/timing)
+#   PROFILE=0 bash run_timing.sh /work/timing2    without py-spy on the SVLDRL run (the afternoon re-run with the
+#                                                 batch-keys fix; the morning's run profiled it)
+OUT=${1:-/work/timing}
+PROFILE=${PROFILE:-1}
 source /work/main/.venv/bin/activate
-export nnUNet_raw=/work/bench_ws/ws/raw nnUNet_preprocessed=/work/bench_ws/ws/preprocessed nnUNet_results=/work/timing/results
+export nnUNet_raw=/work/bench_ws/ws/raw nnUNet_preprocessed=/work/bench_ws/ws/preprocessed nnUNet_results=$OUT/results
 export nnUNet_extTrainer=/work/main/nnunet_svl/ext_trainers OMP_WAIT_POLICY=PASSIVE nnUNet_n_proc_DA=0 nnUNet_def_n_proc=1 nnUNet_compile=false
 export NNUNET_SVL_TRAIN_SEED=0
-cd /work/timing
+mkdir -p $OUT && cd $OUT
 for tr in nnUNetTrainerBaseline_bench nnUNetTrainerDALE_bench nnUNetTrainerSVLDRL_bench; do
-  if [ $tr = nnUNetTrainerSVLDRL_bench ]; then
-    py-spy record --subprocesses --rate 20 --format raw -o /work/timing/profile_svldrl.txt -- python -m nnunet_svl.tools.measure measure_$tr.json nnUNetv2_train 901 3d_fullres all -tr $tr -p nnUNetPlans_narrow -device cpu > train_$tr.log 2>&1
+  if [ $tr = nnUNetTrainerSVLDRL_bench ] && [ "$PROFILE" = 1 ]; then
+    py-spy record --subprocesses --rate 20 --format raw -o $OUT/profile_svldrl.txt -- python -m nnunet_svl.tools.measure measure_$tr.json nnUNetv2_train 901 3d_fullres all -tr $tr -p nnUNetPlans_narrow -device cpu > train_$tr.log 2>&1
   else
     python -m nnunet_svl.tools.measure measure_$tr.json nnUNetv2_train 901 3d_fullres all -tr $tr -p nnUNetPlans_narrow -device cpu > train_$tr.log 2>&1
   fi
   echo "$tr done $(date)"
 done
-python - <<'PY'
-import json, torch, numpy as np
+OUT=$OUT python - <<'PY'
+import json, os, torch, numpy as np
+out = os.environ["OUT"]
 rows = {}
 for tr in ("nnUNetTrainerBaseline_bench", "nnUNetTrainerDALE_bench", "nnUNetTrainerSVLDRL_bench"):
-    ck = torch.load(f"/work/timing/results/Dataset901_SVLDemo_mt_r0p5_s0/{tr}__nnUNetPlans_narrow__3d_fullres/fold_all/checkpoint_final.pth", map_location="cpu", weights_only=False)
+    ck = torch.load(f"{out}/results/Dataset901_SVLDemo_mt_r0p5_s0/{tr}__nnUNetPlans_narrow__3d_fullres/fold_all/checkpoint_final.pth", map_location="cpu", weights_only=False)
     lg = ck["logging"]
     ep = np.array(lg["epoch_end_timestamps"]) - np.array(lg["epoch_start_timestamps"])
-    m = json.load(open(f"/work/timing/measure_{tr}.json"))
-    rows[tr] = {"s_per_epoch": float(ep.mean()), "s_per_epoch_median": float(np.median(ep)), "epochs": len(ep), "peak_rss_mb": m["peak_rss_mb"], "wall_s": m.get("seconds")}
+    m = json.load(open(f"{out}/measure_{tr}.json"))
+    total = float(lg["epoch_end_timestamps"][-1] - lg["epoch_start_timestamps"][0])
+    rows[tr] = {"s_per_epoch": float(ep.mean()), "train_s": total, "s_per_epoch_median": float(np.median(ep)), "epochs": len(ep), "peak_rss_mb": m["peak_rss_mb"], "wall_s": m.get("seconds")}
 b = rows["nnUNetTrainerBaseline_bench"]
 for tr, r in rows.items():
     r["time_ratio"] = r["s_per_epoch"] / b["s_per_epoch"]; r["rss_ratio"] = r["peak_rss_mb"] / b["peak_rss_mb"]
-json.dump(rows, open("/work/timing/timing.json", "w"), indent=1)
+json.dump(rows, open(f"{out}/timing.json", "w"), indent=1)
 print(json.dumps(rows, indent=1))
 PY
