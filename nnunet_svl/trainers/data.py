@@ -21,9 +21,8 @@ from batchgeneratorsv2.transforms.spatial.spatial import SpatialTransform
 from nnunetv2.training.dataloading.data_loader import nnUNetDataLoader
 from nnunetv2.training.dataloading.nnunet_dataset import nnUNetDatasetBlosc2, nnUNetDatasetNumpy
 
-from nnunet_svl.runtime.label_store import WEIGHT_CODE_MAX, WEIGHT_CODE_SCALE, LabelStore, encode_weight_channel
+from nnunet_svl.runtime.label_store import WEIGHT_CODE_SCALE, LabelStore, encode_weight_channel
 
-__all__ = ["WEIGHT_CODE_MAX", "WEIGHT_CODE_SCALE", "encode_weight_channel", "decode_weight_channel"]
 NUM_WEIGHT_CHANNELS = 2  # omega, fuzzy
 
 
