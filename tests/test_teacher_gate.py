@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from nnunet_svl.teacher.case_flags import disagreement_score, flag_cases, flag_threshold
+from nnunet_svl.teacher.case_flags import disagreement_score, flag_cases, flag_threshold, teacher_confident
 from nnunet_svl.teacher.ema import EMATeacher
 
 
@@ -36,6 +36,47 @@ def test_disagreement_score():
     # class 1: overlap 2, sizes 3 + 2; class 2: overlap 1, sizes 1 + 1 → Dice 2·3 / 7
     assert disagreement_score(teacher, given, valid) == pytest.approx(1 - 6 / 7)
     assert disagreement_score(np.zeros(3), np.zeros(3), np.ones(3, bool)) == 0.0
+
+
+def test_disagreement_counts_only_where_the_teacher_is_confident():
+    teacher = np.array([0, 1, 1, 1, 1, 1])
+    given = np.array([0, 1, 1, 0, 0, 1])
+    valid = np.ones(6, bool)
+    # argmax: |t △ g| = 2 voxels, |t| + |g| = 5 + 3 = 8 → 2/8
+    assert disagreement_score(teacher, given, valid) == pytest.approx(2 / 8)
+    # the teacher is unsure at voxel 4 (a wide boundary band): only voxel 3 counts → 1/8
+    probs_fg = np.array([0.05, 0.99, 0.98, 0.95, 0.6, 0.97])
+    probs = np.stack([1 - probs_fg, probs_fg])
+    confident = teacher_confident(probs, 0.9)
+    assert confident.tolist() == [True, True, True, True, False, True]
+    assert disagreement_score(teacher, given, valid, confident) == pytest.approx(1 / 8)
+    assert teacher_confident(probs, 0.5).all()                       # 0.5: every voxel, the argmax score
+    assert disagreement_score(teacher, given, valid, teacher_confident(probs, 0.5)) == pytest.approx(2 / 8)
+    # regions (sigmoids): every region must be decided; 0.3 → 1 − 0.3 = 0.7 < 0.9 is not confident
+    regions = np.array([[0.95, 0.3, 0.02], [0.99, 0.99, 0.05]])
+    assert teacher_confident(regions, 0.9, has_regions=True).tolist() == [True, False, True]
+
+
+def test_least_over_drawn_case_is_not_flagged_by_unconfident_disagreement():
+    # every label over-drawn, most by 3 voxels, two by 1, one by 4, around a 1-D "lesion" [10, 20); the teacher learned
+    # p(fg) at distance d outside the lesion = the fraction of cases drawn at least d out: 1, 0.8, 0.8, 0.1, 0
+    x = np.arange(40)
+    d = np.where(x < 10, 10 - x, np.where(x >= 20, x - 19, 0))
+    over = [1, 1, 3, 3, 3, 3, 3, 3, 3, 4]
+    p_fg = np.array([np.mean([o >= di for o in over]) for di in d])
+    probs = np.stack([1 - p_fg, p_fg])
+    teacher = (p_fg > 0.5).astype(int)                 # lesion + 3 voxels each side: 16 voxels
+    valid = np.ones(40, bool)
+    confident = teacher_confident(probs, 0.9)          # sure at d <= 1 (p 1) and d >= 4 (p(bg) >= 0.9)
+    scores = {f"c{i}": disagreement_score(teacher, (d <= o).astype(int), valid, confident) for i, o in enumerate(over)}
+    scores_argmax = {f"c{i}": disagreement_score(teacher, (d <= o).astype(int), valid) for i, o in enumerate(over)}
+    # argmax: the two least over-drawn cases score 4 / (16 + 12) against a lower half at 0 → flagged: the cleanest
+    # cases treated as noisy; the most over-drawn one scores 2 / (16 + 18) = 0.059 < margin 0.1
+    assert scores_argmax["c0"] == pytest.approx(4 / 28) and scores_argmax["c9"] == pytest.approx(2 / 34)
+    assert flag_cases(scores_argmax, k=3.0, margin=0.1) == {"c0", "c1"}
+    # confident only: c0/c1 differ where p = 0.8 → 0; c9 differs at d = 4 where the teacher is sure (p(bg) = 0.9)
+    assert scores["c0"] == 0.0 and scores["c9"] == pytest.approx(2 / 34)
+    assert flag_cases(scores, k=3.0, margin=0.1) == set()
 
 
 def test_ema_teacher_moves_towards_the_student_and_stays_frozen():

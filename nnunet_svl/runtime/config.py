@@ -107,6 +107,11 @@ class SVLConfig:
     """... and that median + this margin (in 1 − Dice): a flagged case disagrees clearly more than a typical one.
     (0.1 flagged 4–5 of 24 *clean* phantoms, the hardest ones, scores up to 0.41 against a median of 0.2; the noisy
     cases the gate must find scored 0.57–1.0. BENCHMARKS.md, teacher gate, seed 0 only.)"""
+    case_flag_confidence: float = 0.9
+    """[ours] A voxel where the teacher disagrees with the given label counts toward the case's score only where the
+    teacher's probability of its own label is at least this (0.5 = every disagreement, the argmax score; ablation
+    ``_ArgmaxFlags``). With every label over-drawn by varying amounts the teacher's boundary band is wide and
+    unconfident, and argmax disagreement flagged the *least* over-drawn cases (teacher/case_flags.py)."""
     case_flag_persist: int = 1
     """A case counts as flagged once it was an outlier in this many rounds."""
     teacher_flip_confidence: float = 0.9
@@ -195,6 +200,8 @@ class SVLConfig:
             bad("teacher_trust_confidence", "must be in [0, 1]")
         if not 0.5 <= self.teacher_flip_confidence <= 1:
             bad("teacher_flip_confidence", "must be in [0.5, 1]")
+        if not 0.5 <= self.case_flag_confidence <= 1:
+            bad("case_flag_confidence", "must be in [0.5, 1]")
         if self.case_flag_persist < 1:
             bad("case_flag_persist", "must be >= 1")
         if not (math.isfinite(self.case_flag_k) and self.case_flag_k >= 0 and 0 <= self.case_flag_margin <= 1

@@ -3,8 +3,9 @@ decides.
 
 In every label round (config ``case_gate``), before DALE and vA3C see a case:
 
-1. The EMA teacher (:mod:`nnunet_svl.teacher.ema`) segments the case; its disagreement with the *given* label is the
-   case's noise score (:func:`nnunet_svl.teacher.case_flags.disagreement_score`).
+1. The EMA teacher (:mod:`nnunet_svl.teacher.ema`) segments the case; its disagreement with the *given* label, where
+   the teacher is confident (``case_flag_confidence``), is the case's noise score
+   (:func:`nnunet_svl.teacher.case_flags.disagreement_score`).
 2. The label in force is reset to the given label: corrections are recomputed from it every round, never
    accumulated.
 3. A case is *flagged* noisy when its score was an outlier among all cases (:func:`flag_cases`) in an earlier round
@@ -28,7 +29,7 @@ from nnunet_svl.parts.base import CaseRound, LabelSpace, MethodPart, RoundPlan
 from nnunet_svl.parts.label_round import agreement_of, agreement_shortfall
 from nnunet_svl.parts.voxels import first_scale
 from nnunet_svl.runtime.config import SVLConfig, epoch_boundary
-from nnunet_svl.teacher.case_flags import disagreement_score, flag_cases
+from nnunet_svl.teacher.case_flags import disagreement_score, flag_cases, teacher_confident
 from nnunet_svl.teacher.ema import EMATeacher
 
 
@@ -86,7 +87,8 @@ class TeacherGatePart(MethodPart):
         teacher_label = self.space.classes_array()[teacher.argmax(0)] if not self.space.has_regions else \
             (teacher > 0.5).any(0).astype(np.int16)
         valid = self.space.valid(given[0])
-        self._scores[case.case] = disagreement_score(teacher_label, given[0], valid)
+        confident = teacher_confident(teacher, self.cfg.case_flag_confidence, self.space.has_regions)
+        self._scores[case.case] = disagreement_score(teacher_label, given[0], valid, confident)
         case.label = given.copy()                              # recomputed from the given label every round
         case.flagged = case.case in self.flagged
         case.teacher_label = teacher_label

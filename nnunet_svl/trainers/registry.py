@@ -64,6 +64,8 @@ the decomposition ablations that explain why."""
 ABLATION_DOCS: dict[str, str] = {
     "Paper": "the papers' literal design: no teacher gate, every case corrected and reweighted, RL losses through "
              "shared features with the segmentation loss scaled down",
+    "ArgmaxFlags": "the teacher gate scores a case by every voxel where the teacher's argmax disagrees with the label "
+                   "(case_flag_confidence 0.5), not only where the teacher is confident",
     "ExcludeFlagged": "flagged cases never enter a batch once flagged (flagged_case_sampling 0; the default draws "
                       "them half as often)",
     "LabelQA": "two-pass: the cases `nnunet-svl label-qa` flagged from nnU-Net's held-out 5-fold predictions are "
@@ -90,6 +92,7 @@ BUDGET_DOCS: dict[str, str] = {
 }
 ABLATIONS: dict[str, dict] = {
     "Paper": dict(PAPER),
+    "ArgmaxFlags": dict(case_flag_confidence=0.5),
     "ExcludeFlagged": dict(flagged_case_sampling=0.0),
     "LabelQA": dict(label_qa="auto"),
     "NoWarmup": dict(warmup_end=0),
@@ -105,9 +108,9 @@ ABLATIONS: dict[str, dict] = {
     "FuzzyFromStart": dict(PAPER, dale_warmup_end=0),
     "OmegaAcrossCases": dict(PAPER, omega_normalisation="class_across_cases"),
 }
-RL_ABLATIONS = ("Paper", "ExcludeFlagged", "LabelQA", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
+RL_ABLATIONS = ("Paper", "ArgmaxFlags", "ExcludeFlagged", "LabelQA", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
                 "OracleCaseGate", "OracleVoxelGate")
-DALE_ABLATIONS = ("Paper", "ExcludeFlagged", "LabelQA", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases")
+DALE_ABLATIONS = ("Paper", "ArgmaxFlags", "ExcludeFlagged", "LabelQA", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases")
 
 TRAINERS: dict[str, type] = {}
 
