@@ -143,8 +143,9 @@ def _epoch_seconds(checkpoint_path: Path) -> tuple[float, dict]:
             curves[key] = [float(v) for v in values]
         except (TypeError, ValueError):
             pass  # per-class lists
-    # median: robust to an epoch that was slowed by something else on the machine
-    return float(np.median(durations)) if durations else float("nan"), curves
+    # mean, not median: a label round runs inside the epoch that ends it, every few epochs (every 2 in the 20-epoch
+    # presets), so the median epoch leaves the rounds out; on a shared machine no figure of this column is a timing
+    return float(np.mean(durations)) if durations else float("nan"), curves
 
 
 def label_repair(ws: NNUNetWorkspace, noisy_dir: Path, run_dir: Path, plans: str, configuration: str,
