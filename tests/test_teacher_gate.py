@@ -91,17 +91,49 @@ def test_ema_teacher_moves_towards_the_student_and_stays_frozen():
     assert teacher.model.weight.item() == pytest.approx(0.9)        # 0.1·0 + 0.9·1
     teacher.update(student)
     assert teacher.model.weight.item() == pytest.approx(0.9 * 2 / 11 + 9 / 11)
-    teacher.updates.fill_(80)                                        # (1 + 80) / 90 = 0.9: the cap from here on
+    for _ in range(78):                                              # t = 80: (1 + 80) / 90 = 0.9, the cap
+        teacher.update(student)
+    assert int(teacher.updates.item()) == 80
     with torch.no_grad():
         student.weight.fill_(0.0)
     before = teacher.model.weight.item()
     teacher.update(student)
     assert teacher.model.weight.item() == pytest.approx(0.9 * before)
-    teacher.updates.fill_(1000)
-    assert teacher.decay_now().item() == pytest.approx(0.9)
+    state = teacher.state_dict()
+    state["updates"] = torch.tensor(1000.0)
+    teacher.load_state_dict(state)                                   # a resumed run: the host count is re-read
+    assert isinstance(teacher.decay_now(), float) and teacher.decay_now() == pytest.approx(0.9)
     assert not any(p.requires_grad for p in teacher.parameters())
     teacher.train()
     assert not teacher.model.training
+
+
+def test_ema_teacher_update_is_bit_for_bit_the_device_tensor_formula():
+    # the decay is computed on the host (no .item() per step) in float32, exactly as the float32 buffer did:
+    # teacher ← lerp(teacher, student, 1 − min(decay, (1 + t) / (10 + t))) with t a float32 count
+    torch.manual_seed(0)
+    student = nn.Sequential(nn.Linear(7, 5), nn.Linear(5, 3))
+    teacher = EMATeacher(student, decay=0.99)
+    reference = [p.detach().clone() for p in teacher.model.parameters()]
+    t = torch.zeros((), dtype=torch.float32)
+    for _ in range(300):
+        with torch.no_grad():
+            for p in student.parameters():
+                p.add_(torch.randn_like(p) * 0.1)
+        teacher.update(student)
+        weight = (1.0 - torch.clamp((1.0 + t) / (10.0 + t), max=0.99)).item()
+        torch._foreach_lerp_(reference, [p.detach() for p in student.parameters()], weight)
+        t += 1
+    for mine, ref in zip(teacher.model.parameters(), reference):
+        assert torch.equal(mine, ref)
+
+
+def test_select_channels_takes_a_run_of_channels_as_a_view():
+    from nnunet_svl.parts.voxels import select_channels
+    x = torch.arange(2 * 4 * 3, dtype=torch.float32).reshape(2, 4, 3)
+    view = select_channels(x, [1, 2, 3])
+    assert torch.equal(view, x[:, [1, 2, 3]]) and view.data_ptr() == x[:, 1:].data_ptr()
+    assert torch.equal(select_channels(x, [0, 2]), x[:, [0, 2]])      # not consecutive: an index, as before
 
 
 def _gate_case(flagged: bool):

@@ -62,8 +62,8 @@ def class_conditional_alignment_loss(features: torch.Tensor, labels: torch.Tenso
         feats = features.float().reshape(b, f, -1)
         lab = labels.reshape(b, 1, -1)
         m = fuzzy.float().reshape(b, 1, -1).clamp(0.0, 1.0)
-        class_ids = torch.as_tensor(list(classes), device=labels.device, dtype=lab.dtype).view(1, -1, 1)
-        members = (lab == class_ids).float()  # (B, K, N)
+        # one comparison per class with a Python scalar: a tensor of the class ids would be a host-to-device copy
+        members = torch.cat([(lab == int(c)) for c in classes], dim=1).float()  # (B, K, N)
         if valid_mask is not None:
             members = members * valid_mask.reshape(b, 1, -1).float()
         feats_sq = feats.square()

@@ -1,13 +1,17 @@
-"""Two small ideas used across the trainers and parts, each in one place [ours].
+"""Small ideas used across the trainers and parts, each in one place [ours].
 
 * The **valid-voxel mask**: voxels whose label may be trained on, measured and corrected — not nnU-Net's −1 (outside
   the nonzero mask after cropping) and not the dataset's ignore label.
 * **Deep-supervision lists**: nnU-Net passes outputs and targets as a list over scales when deep supervision is on and
   as a single tensor when it is off; :func:`as_scales` / :func:`first_scale` / :func:`like` handle both.
+* **Channel selection without a host synchronisation** (:func:`select_channels`).
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Optional, Sequence, TypeVar
+
+if TYPE_CHECKING:
+    import torch
 
 T = TypeVar("T")
 
@@ -38,3 +42,12 @@ def first_scale(x):
 def like(values: Sequence[T], template) -> "T | list[T]":
     """``values`` (one per scale) shaped like ``template``: a list if ``template`` is one, else the single entry."""
     return list(values) if is_scales(template) else values[0]
+
+
+def select_channels(x: torch.Tensor, channels: Sequence[int]) -> torch.Tensor:
+    """``x[:, channels]``; a run of consecutive channels is taken as a slice (a view), since indexing a CUDA tensor
+    with a list copies the indices to the device first (a host synchronisation in the training step)."""
+    channels = [int(c) for c in channels]
+    if channels and channels == list(range(channels[0], channels[0] + len(channels))):
+        return x[:, channels[0]:channels[0] + len(channels)]
+    return x[:, channels]

@@ -16,7 +16,7 @@ from torch import nn
 
 from nnunet_svl.parts.base import Batch, CaseRound, LabelSpace, MethodPart, RoundPlan
 from nnunet_svl.parts.label_round import agreement_shortfall
-from nnunet_svl.parts.voxels import first_scale
+from nnunet_svl.parts.voxels import first_scale, select_channels
 from nnunet_svl.rl.correction import class_probabilities, propose_corrections
 from nnunet_svl.rl.head import VA3CHead
 from nnunet_svl.rl.returns import RewardMapConv, a3c_losses
@@ -119,7 +119,7 @@ class VA3CPart(MethodPart):
     def observer_and_state(self, data: torch.Tensor, logits: torch.Tensor, features: torch.Tensor):
         """The rollout's observer and initial state s_0 (METHOD §1.2 "Two state modes")."""
         if self.cfg.state_mode == "belief":
-            state0 = self.space.probabilities(logits)[:, self.space.foreground_outputs].detach()
+            state0 = select_channels(self.space.probabilities(logits), self.space.foreground_outputs).detach()
             return BeliefObserver(features), state0
         # intensity: the state is the input rescaled to [0, 1] per sample and channel; each step re-segments it
         dims = tuple(range(2, data.ndim))

@@ -151,14 +151,17 @@ class RewardTerms:
     """(B, K, *sp) float32 reward of every agent (0 outside the valid mask)."""
     delta_dice: torch.Tensor
     """(B, K) Dice(f_next, G) − Dice(f_prev, G)."""
-    continuity_prev: torch.Tensor
-    """(B, K) C(f_prev) = max(N_cc − 1, 0) + Σ|∇f| / n_surface (components term 0 when not computed)."""
-    continuity_next: torch.Tensor
-    """(B, K) C(f_next)."""
+    continuity_prev: Optional[torch.Tensor]
+    """(B, K) C(f_prev) = max(N_cc − 1, 0) + Σ|∇f| / n_surface (components term 0 when not computed); None with
+    ``continuity_terms=False``."""
+    continuity_next: Optional[torch.Tensor]
+    """(B, K) C(f_next); None with ``continuity_terms=False``."""
     extra_components_prev: torch.Tensor
     """(B, K) max(N_cc − 1, 0) of f_prev; pass it back as ``components_prev`` of the next step to skip a count."""
     extra_components_next: torch.Tensor
     """(B, K) max(N_cc − 1, 0) of f_next."""
+    tv_next: torch.Tensor
+    """(B, K, *sp) :func:`voxel_total_variation` of f_next; pass it back as ``tv_prev`` of the next step."""
     mean: torch.Tensor
     """Mean of ``voxel`` over valid agents (0-d tensor on the reward's device: reading it is left to the caller, so a
     training step does not wait for the device)."""
@@ -168,11 +171,14 @@ class RewardTerms:
 def composite_reward(f_prev: torch.Tensor, f_next: torch.Tensor, reference: torch.Tensor, lambda_c: float = 0.1,
                      w_local: float = 1.0, w_dice: float = 1.0, valid_mask: Optional[torch.Tensor] = None,
                      compute_components: bool = True, components_prev: Optional[torch.Tensor] = None,
-                     threshold: float = 0.5, connectivity: int = 26) -> RewardTerms:
+                     threshold: float = 0.5, connectivity: int = 26, continuity_terms: bool = True,
+                     tv_prev: Optional[torch.Tensor] = None) -> RewardTerms:
     """Per-agent reward of one step (METHOD §1.1 composite reward with §1.2 credit assignment; formula and choices in
     the module docstring). ``f_prev``/``f_next``: foreground probabilities (B, K, *sp); ``reference``: one-hot of
     the current label without background (B, K, *sp); ``valid_mask``: bool broadcastable to (B, K, *sp), e.g.
-    (B, 1, *sp). ``compute_components=False`` drops the N_cc term (no cc3d, no GPU→CPU copy). Float32, no grad."""
+    (B, 1, *sp). ``compute_components=False`` drops the N_cc term (no cc3d, no GPU→CPU copy). A rollout, which reads
+    only ``voxel`` and ``mean``, passes ``continuity_terms=False`` (no per-case C(f) sums) and the previous step's
+    ``tv_next`` as ``tv_prev`` (f_prev is the previous step's f_next). Float32, no grad."""
     if not (f_prev.shape == f_next.shape == reference.shape):
         raise ValueError(f"f_prev {tuple(f_prev.shape)}, f_next {tuple(f_next.shape)} and reference "
                          f"{tuple(reference.shape)} must have the same (B, K, *spatial) shape")
@@ -183,7 +189,8 @@ def composite_reward(f_prev: torch.Tensor, f_next: torch.Tensor, reference: torc
 
     local = (p0 - g).abs() - (p1 - g).abs()
     delta_dice = soft_dice(p1, g, mask) - soft_dice(p0, g, mask)
-    delta_tv = voxel_total_variation(p1) - voxel_total_variation(p0)
+    tv_next = voxel_total_variation(p1)
+    delta_tv = tv_next - (tv_prev if tv_prev is not None else voxel_total_variation(p0))
     if compute_components:
         cc_prev = components_prev.to(p0.device).float() if components_prev is not None else \
             extra_components(p0 > threshold, connectivity)
@@ -200,6 +207,6 @@ def composite_reward(f_prev: torch.Tensor, f_next: torch.Tensor, reference: torc
         n_valid = torch.tensor(voxel.numel(), device=voxel.device)
     mean = voxel.sum() / n_valid.clamp_min(1)
     return RewardTerms(voxel=voxel, delta_dice=delta_dice,
-                       continuity_prev=cc_prev + tv_per_surface_voxel(p0, threshold),
-                       continuity_next=cc_next + tv_per_surface_voxel(p1, threshold),
-                       extra_components_prev=cc_prev, extra_components_next=cc_next, mean=mean)
+                       continuity_prev=cc_prev + tv_per_surface_voxel(p0, threshold) if continuity_terms else None,
+                       continuity_next=cc_next + tv_per_surface_voxel(p1, threshold) if continuity_terms else None,
+                       extra_components_prev=cc_prev, extra_components_next=cc_next, tv_next=tv_next, mean=mean)

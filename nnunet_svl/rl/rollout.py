@@ -211,12 +211,15 @@ def rollout(head: AgentHead, observer: Observer, state0: torch.Tensor, reference
     count_components = reward_kwargs.pop("compute_components", True) and reward_kwargs.get("lambda_c", 0.1) != 0
     threshold = reward_kwargs.get("threshold", 0.5)
     binarised = [obs.prediction > threshold] if count_components else []
+    tv_prev = None   # the previous step's TV map of the prediction that is this step's f_prev
     for _ in range(t_max):
         logits, value = head.decide(embed(obs.features), state)
         actions, log_prob, entropy, state = _act(logits, state, generator, greedy, action_scale)
         next_obs = observer.observe(state)
         terms = composite_reward(obs.prediction, next_obs.prediction, reference, valid_mask=valid_mask,
-                                 compute_components=False, **reward_kwargs)
+                                 compute_components=False, continuity_terms=False, tv_prev=tv_prev,
+                                 **reward_kwargs)
+        tv_prev = terms.tv_next
         if count_components:
             binarised.append(next_obs.prediction > threshold)
         log_probs.append(log_prob)

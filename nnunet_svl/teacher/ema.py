@@ -5,7 +5,9 @@ network that has not yet fitted the latest noise."""
 from __future__ import annotations
 
 import copy
+from typing import Optional
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -26,21 +28,33 @@ class EMATeacher(nn.Module):
             p.requires_grad_(False)
         self.model.eval()
         self.register_buffer("updates", torch.zeros((), dtype=torch.float32))
+        self._updates_host: Optional[np.float32] = np.float32(0.0)
+        """The buffer's value on the host, counted here; None after a state dict was loaded (re-read once)."""
 
-    def decay_now(self) -> torch.Tensor:
-        """The decay of the next update (a 0-d tensor on the buffer's device: no host synchronisation)."""
-        t = self.updates
-        return torch.clamp((1.0 + t) / (10.0 + t), max=self.decay)
+    def decay_now(self) -> float:
+        """The decay of the next update, min(decay, (1 + t) / (10 + t)) after t updates, computed on the host in
+        float32 exactly as the float32 buffer arithmetic would (so the teacher is bit for bit what it was when this
+        was a device tensor); a Python number, since ``_foreach_lerp_`` reads a tensor weight with ``.item()`` (a host
+        synchronisation in every training step, seen in the GPU profile)."""
+        if self._updates_host is None:   # after a checkpoint was loaded into the buffer: once per resumed run
+            self._updates_host = np.float32(self.updates.item())
+        t = self._updates_host
+        return float(min((np.float32(1.0) + t) / (np.float32(10.0) + t), np.float32(self.decay)))
 
     @torch.no_grad()
     def update(self, network: nn.Module) -> None:
         student = [p.detach() for p in network.parameters()]
         mine = list(self.model.parameters())
-        weight = (1.0 - self.decay_now()).to(mine[0].dtype) if mine else None
-        torch._foreach_lerp_(mine, student, weight)
+        if mine:
+            torch._foreach_lerp_(mine, student, float(np.float32(1.0) - np.float32(self.decay_now())))
         self.updates += 1
+        self._updates_host = self._updates_host + np.float32(1.0)
         for b_t, b_s in zip(self.model.buffers(), network.buffers()):
             b_t.copy_(b_s)
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        super()._load_from_state_dict(*args, **kwargs)
+        self._updates_host = None     # re-read the loaded buffer at the next update
 
     def forward(self, x: torch.Tensor):
         return self.model(x)
