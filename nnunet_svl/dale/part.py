@@ -101,12 +101,9 @@ class DalePart(MethodPart):
         loss, valid = self.voxel_loss(case.label, case.maps["probs"])
         prev = LossStats.from_arrays(case.stats, source=case.stats_source) if case.stats is not None else None
         case.new_stats = update_loss_stats(prev, loss)
-        if case.flagged is False:
-            # the gate gives an unflagged case ω = 1, m = 0 whatever its maps say: skip computing them (two thirds of
-            # a round's host time on a GPU when a third of the cases is flagged; BENCHMARKS.md, GPU profile) [ours]
-            case.omega = np.ones((1,) + case.label.shape[1:], dtype=np.float32)
-            case.fuzzy = np.zeros((1,) + case.label.shape[1:], dtype=np.float32)
-        else:
+        if case.flagged is not False:
+            # an unflagged case gets ω = 1, m = 0 from the gate whatever its maps say: they are not computed (two
+            # thirds of a round's host time on a GPU with a third of the cases flagged; BENCHMARKS.md, GPU profile)
             case.omega, case.fuzzy = self.maps(plan, case.label, case.maps["probs"], case.new_stats, valid)
         self.apply_gate(case)
         return self.normaliser_counts(case.label, case.new_stats, valid)
@@ -117,8 +114,9 @@ class DalePart(MethodPart):
         if case.flagged is None:
             return
         if not case.flagged:
-            case.omega = np.ones_like(case.omega)
-            case.fuzzy = np.zeros_like(case.fuzzy)
+            shape = (1,) + case.label.shape[1:]
+            case.omega = np.ones(shape, dtype=np.float32)
+            case.fuzzy = np.zeros(shape, dtype=np.float32)
             return
         flips = flipped is not None and flipped.any()
         trust = self.cfg.teacher_trust_confidence

@@ -27,7 +27,7 @@ from torch import nn
 from nnunet_svl.dale.part import DalePart
 from nnunet_svl.parts.base import Batch, CaseRound, LabelSpace, MethodPart
 from nnunet_svl.parts.label_round import LabelRoundEngine, agreement_of
-from nnunet_svl.parts.voxels import first_scale
+from nnunet_svl.parts.voxels import first_scale, select_channels
 from nnunet_svl.rl.part import VA3CPart
 from nnunet_svl.runtime.distributed import all_gather_list
 from nnunet_svl.teacher.part import TeacherGatePart
@@ -164,7 +164,8 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
         """(decoder features, foreground probabilities) of ``x``, no gradient: vA3C's ``intensity`` state mode."""
         with torch.no_grad():
             logits, features = self._forward(x)
-        return features.detach(), self.label_space.probabilities(logits)[:, self.label_space.foreground_outputs]
+        return features.detach(), select_channels(self.label_space.probabilities(logits),
+                                                  self.label_space.foreground_outputs)
 
     # ------------------------------------------------------------------------------------------ per iteration
     def compute_losses(self, data, output, labels, omega, fuzzy, keys) -> dict[str, torch.Tensor]:
