@@ -73,6 +73,9 @@ def test_dale_part_normalises_across_cases_from_the_previous_round():
 def test_new_config_keys_are_validated():
     with pytest.raises(SVLInputError, match="oracle_gate"):
         SVLConfig(oracle_gate="sometimes").validate()
+    with pytest.raises(SVLInputError, match="case_gate"):
+        SVLConfig(oracle_gate="flags", case_gate=False).validate()
+    SVLConfig(oracle_gate="flags").validate()
     with pytest.raises(SVLInputError, match="omega_normalisation"):
         SVLConfig(omega_normalisation="global").validate()
 

@@ -11,7 +11,7 @@ import torch
 from conftest import NARROW, NOISY_ID
 from nnunet_svl.trainers.registry import ABLATIONS
 
-ORACLES = {"OracleCaseGate", "OracleVoxelGate"}     # need the clean labels; trained in test_diagnostics_trainer.py
+ORACLES = {"OracleCaseGate", "OracleVoxelGate", "OracleFlags", "OracleFlips"}     # need the clean labels; trained in test_diagnostics_trainer.py
 NEEDS_QA = {"LabelQA"}                              # needs a label-qa folder; tests/test_label_qa_prior.py
 TRAINERS = ["nnUNetTrainerVA3C_tiny", "nnUNetTrainerDALE_tiny"] + [
     f"nnUNetTrainerSVLDRL_{a}_tiny" for a in ABLATIONS if a not in ORACLES | NEEDS_QA]

@@ -90,3 +90,16 @@ def test_teacher_gated_trainer_leaves_unflagged_cases_as_given(nnunet_ws):
         if r["flags"] == 0:
             assert r["flips_all"] == 0
     assert any(k.startswith("teacher.") for k in ckpt["svl_modules"])     # the EMA teacher is checkpointed
+
+
+def test_oracle_flags_are_exactly_the_noisy_cases(nnunet_ws):
+    """The teacher gate's upper bound: with oracle flags, every round after the flags were decided flags the fold's
+    noisy cases and only those (precision and recall 1), and the clean cases keep their given labels."""
+    fold, ckpt = _run(nnunet_ws, "nnUNetTrainerSVLDRL_OracleFlags_tiny")
+    rounds = json.loads((fold / "svl_diagnostics.json").read_text())["rounds"]
+    decided = [r for r in rounds if r["flags"] > 0]
+    assert decided, "the tiny schedule decides flags"
+    for r in decided:
+        assert r["flag_precision"] == 1.0 and r["flag_recall"] == 1.0 and r["flagged_clean_cases"] == 0
+        assert r["net_fixed_clean"] == 0 and r["dice_in_force_c1_clean"] == 1.0
+    assert ckpt["svl_state"]["gate_flag_counts"]

@@ -181,7 +181,14 @@ class VA3CPart(MethodPart):
         if not plan.correct:
             return {}
         if case.flagged is not None:
-            return self.gated_flips(case)
+            before = case.label
+            counts = self.gated_flips(case)
+            if self.cfg.oracle_gate == "voxel" and case.flagged:
+                kept, counts["oracle_reverted"] = oracle_gate("voxel", before[0], case.label[0],
+                                                              case.reference["given"][0], case.reference["clean"][0])
+                counts["flipped"] -= counts["oracle_reverted"]
+                case.label = kept[None].astype(np.int16)
+            return counts
         cfg = self.cfg
         label = case.label
         gate = self.confidence_gate and case.omega is not None
@@ -194,7 +201,7 @@ class VA3CPart(MethodPart):
         proposed = np.where(label[0] < 0, label[0], proposed)  # nnU-Net's -1 (outside the mask) stays
         counts = {"flipped": stats.n_flipped, "added": int(sum(stats.added.values())),
                   "removed": int(sum(stats.removed.values())), "rejected": stats.n_rejected_new_components}
-        if cfg.oracle_gate != "none":
+        if cfg.oracle_gate in ("case", "voxel"):
             proposed, counts["oracle_reverted"] = oracle_gate(cfg.oracle_gate, label[0], proposed,
                                                               case.reference["given"][0], case.reference["clean"][0])
             counts["flipped"] -= counts["oracle_reverted"]

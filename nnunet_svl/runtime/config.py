@@ -85,10 +85,12 @@ class SVLConfig:
     correction_enabled: bool = True
     """[ours] False: vA3C trains with its staged losses but never changes a label (decomposition ablation
     ``_NoCorrection``)."""
-    oracle_gate: Literal["none", "case", "voxel"] = "none"
+    oracle_gate: Literal["none", "case", "voxel", "flags"] = "none"
     """ORACLE, benchmark only (reads the clean labels named by NNUNET_SVL_CLEAN_LABELS): ``case`` keeps corrections
-    only in cases whose given label differs from the clean one; ``voxel`` keeps only flips to the clean label. Bounds
-    what a gate could give; never a default."""
+    only in cases whose given label differs from the clean one; ``voxel`` keeps only flips to the clean label (with
+    the teacher gate: only its flips that match the clean label); ``flags`` (teacher gate) flags exactly the cases
+    whose given label differs from the clean one, when the gate would decide its flags (perfect flag precision and
+    recall). Bounds what a gate could give; never a default."""
     case_gate: bool = True
     """[ours, METHOD §5] The teacher gate: an EMA teacher scores every case's disagreement with its given label, only
     cases flagged as outliers are touched (disputed voxels weight 0 with DALE, confident teacher flips with vA3C),
@@ -209,8 +211,10 @@ class SVLConfig:
             bad("case_flag_k", "case_flag_k >= 0, case_flag_margin in [0, 1] and gate_start >= 0 are required")
         if self.rl_loss_mixing not in ("paper", "additive"):
             bad("rl_loss_mixing", "must be 'paper' or 'additive'")
-        if self.oracle_gate not in ("none", "case", "voxel"):
-            bad("oracle_gate", "must be 'none', 'case' or 'voxel'")
+        if self.oracle_gate not in ("none", "case", "voxel", "flags"):
+            bad("oracle_gate", "must be 'none', 'case', 'voxel' or 'flags'")
+        if self.oracle_gate == "flags" and not self.case_gate:
+            bad("oracle_gate", "'flags' replaces the teacher gate's flags: it needs case_gate true")
         if self.omega_normalisation not in ("case", "class_across_cases"):
             bad("omega_normalisation", "must be 'case' or 'class_across_cases'")
         if self.t_max < 1:

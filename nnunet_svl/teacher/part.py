@@ -52,6 +52,9 @@ class TeacherGatePart(MethodPart):
         self.flagged: set[str] = set(self.prior_flags)
         self.flag_counts: dict[str, int] = {}
         self._scores: dict[str, float] = {}
+        self._oracle_noisy: dict[str, bool] = {}
+        """ORACLE (``oracle_gate`` 'flags', benchmark only): whether each case's given label differs from its clean
+        one, this rank's cases of the round under way."""
         self.log: Callable[[str], None] = lambda message: None
         self.round_network_is_teacher = False
         """Set by the trainer when label rounds run the teacher instead of the network (one forward pass per patch
@@ -89,6 +92,8 @@ class TeacherGatePart(MethodPart):
         valid = self.space.valid(given[0])
         confident = teacher_confident(teacher, self.cfg.case_flag_confidence, self.space.has_regions)
         self._scores[case.case] = disagreement_score(teacher_label, given[0], valid, confident)
+        if self.cfg.oracle_gate == "flags":
+            self._oracle_noisy[case.case] = bool(np.any(given != case.reference["clean"]))
         case.label = given.copy()                              # recomputed from the given label every round
         case.flagged = case.case in self.flagged
         case.teacher_label = teacher_label
@@ -117,14 +122,16 @@ class TeacherGatePart(MethodPart):
         which flagged the clean cases of the 6-case test fixture). Flags are re-decided every round: a case is flagged
         while it was an outlier in the last ``case_flag_persist`` rounds."""
         scores = dict(item for part in self.gather(list(self._scores.items())) for item in part)
-        self._scores = {}
+        noisy = {c for part in self.gather(list(self._oracle_noisy.items())) for c, n in part if n} \
+            if self.cfg.oracle_gate == "flags" else None
+        self._scores, self._oracle_noisy = {}, {}
         if plan.epoch < self.start_epoch or not scores:
             return
         shortfall = agreement_shortfall(agreement_of(totals), self.cfg.correction_min_agreement)
         if shortfall is not None:
             self.log(f"teacher gate: no flags decided, {shortfall}")
             return
-        new = flag_cases(scores, k=self.cfg.case_flag_k, margin=self.cfg.case_flag_margin)
+        new = flag_cases(scores, k=self.cfg.case_flag_k, margin=self.cfg.case_flag_margin) if noisy is None else noisy
         self.flag_counts = {c: self.flag_counts.get(c, 0) + 1 for c in new}
         self.flagged = {c for c, n in self.flag_counts.items() if n >= self.cfg.case_flag_persist} | self.prior_flags
         self.log(f"teacher gate: {len(self.flagged)} of {len(scores)} cases flagged "

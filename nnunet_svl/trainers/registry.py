@@ -81,6 +81,10 @@ ABLATION_DOCS: dict[str, str] = {
                       "noisy",
     "OracleVoxelGate": "ORACLE (benchmark only, needs clean labels), paper design: only flips to the clean label are "
                        "kept",
+    "OracleFlags": "ORACLE (benchmark only, needs clean labels): the teacher gate flags exactly the noisy cases "
+                   "(perfect flags), everything else as the default",
+    "OracleFlips": "ORACLE (benchmark only, needs clean labels): the default, but only the teacher gate's flips to "
+                   "the clean label are kept (perfect flip precision)",
     "FuzzyFromStart": "paper design; DALE weight 1 - m(1 - omega) from the first epoch (no warm-up that drops the "
                       "fuzzy band)",
     "OmegaAcrossCases": "paper design; omega normalised per class across all training cases, not within each case",
@@ -105,11 +109,13 @@ ABLATIONS: dict[str, dict] = {
     "DetachedHead": dict(PAPER, rl_features_grad=False),
     "OracleCaseGate": dict(PAPER, oracle_gate="case"),
     "OracleVoxelGate": dict(PAPER, oracle_gate="voxel"),
+    "OracleFlags": dict(oracle_gate="flags"),
+    "OracleFlips": dict(oracle_gate="voxel"),
     "FuzzyFromStart": dict(PAPER, dale_warmup_end=0),
     "OmegaAcrossCases": dict(PAPER, omega_normalisation="class_across_cases"),
 }
 RL_ABLATIONS = ("Paper", "ArgmaxFlags", "ExcludeFlagged", "LabelQA", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
-                "OracleCaseGate", "OracleVoxelGate")
+                "OracleCaseGate", "OracleVoxelGate", "OracleFlags", "OracleFlips")
 DALE_ABLATIONS = ("Paper", "ArgmaxFlags", "ExcludeFlagged", "LabelQA", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases")
 
 TRAINERS: dict[str, type] = {}
