@@ -181,7 +181,7 @@ class SVLConfig:
 
         def bad(name: str, why: str) -> None:
             raise SVLInputError(source, f"config key '{name}'={getattr(self, name)!r} {why}",
-                                f"set '{name}' to a valid value (see nnunet_svl/runtime/config.py)")
+                                f"give '{name}' a value that meets this, or leave it out to keep the trainer's value")
 
         for name in ("warmup_end", "transition_end", "dale_warmup_end"):
             v = getattr(self, name)
