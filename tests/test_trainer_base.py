@@ -119,3 +119,25 @@ def test_progress_plot_is_due_after_the_first_and_last_epoch_and_then_every_inte
     assert due(t)                                   # never drawn in this process (e.g. right after --c)
     t._last_progress_plot, t.cfg = time.time(), SVLConfig(progress_plot_interval_s=0.0)
     assert due(t)                                   # 0 = every epoch
+
+
+def test_label_round_leaves_deep_supervision_as_the_trainer_had_it(nnunet_env):
+    """A label round switches deep supervision off for whole-case inference and restores the trainer's own setting
+    afterwards, whichever it was (not forced on)."""
+    trainer = _trainer("nnUNetTrainerSVLDRL_tiny", fold=3)
+    trainer.initialize()
+    trainer.on_train_start()
+    try:
+        for enabled in (False, True):
+            trainer.set_deep_supervision_enabled(enabled)
+            ran = None
+            for epoch in range(trainer.num_epochs):
+                trainer.current_epoch = epoch
+                ran = trainer.run_label_round()
+                if ran is not None:
+                    break
+            assert ran is not None, "the tiny schedule has a label round"
+            assert trainer.deep_supervision_enabled() is enabled
+            assert trainer.network.training
+    finally:
+        trainer.on_train_end()
