@@ -245,3 +245,54 @@ def test_cli_benchmark_arguments():
     assert not build_parser().parse_args(["benchmark"]).no_clean_methods
     help_text = build_parser()._subparsers._group_actions[0].choices["benchmark"].format_help()
     assert "{cpu,cpu40,full,smoke}" in help_text
+
+
+def test_baseline_trajectories_give_the_noise_floor_and_the_averaged_comparison(tmp_path):
+    """``nnUNetTrainer@t1`` (the baseline with another training seed) is compared like a method (the noise floor);
+    every method is also compared with the baseline averaged per case over its trajectories. Hand numbers: the
+    second trajectory is the method's Dice minus 4 points per case on seed 0 and the baseline's plus 2 on seed 1."""
+    from nnunet_svl.tools.benchmark import PRESETS, RunResult
+    from nnunet_svl.tools.benchmark_report import write_report
+
+    traj = {0: {c: METH[0][c] - 0.04 for c in "abc"}, 1: {c: BASE[1][c] + 0.02 for c in "abc"}}
+    results = [r for r in _fake_results() if r.group == "mt_r0.5"]
+    for seed in (0, 1):
+        dice = [traj[seed][c] for c in "abc"]
+        results.append(RunResult(dataset="Dataset9xx", method="nnUNetTrainer@t1", trainer="nnUNetTrainerBaseline_bench",
+                                 noise=f"mt_r0.5_s{seed}", per_case={"dice": dice, "iou": dice, "hd95": [1.0] * 3,
+                                                                      "assd": [0.5] * 3},
+                                 case_ids=list("abc"), seed=seed, group="mt_r0.5", seconds_per_epoch=2.0,
+                                 peak_rss_mb=500.0, repair={"repair_points": 0.0}))
+    data = write_report(results, tmp_path, preset=PRESETS["smoke"], command="test")
+    rows = {r["method"]: r for r in data["groups"]["mt_r0.5"]}
+    # noise floor: t1 − baseline, in points: seed 0: 2−4, 4−4, 0−4 = −2, 0, −4; seed 1: +2, +2, +2 -> mean 0
+    assert rows["nnUNetTrainer@t1"]["diff_vs_baseline"]["mean"] == pytest.approx(0.0, abs=1e-9)
+    assert "diff_vs_baseline_trajectories" not in rows["nnUNetTrainer@t1"]
+    # method − mean(baseline, t1) = (method − baseline) − (t1 − baseline) / 2, per case:
+    # seed 0: 2 + 1 = 3, 4 − 0 = 4, 0 + 2 = 2; seed 1: 1 − 1 = 0, 1 − 1 = 0, 3 − 1 = 2 -> mean 11 / 6 = 1.833333
+    # (equal to the plain Δ here because the floor's mean is 0; the per-case pairs differ)
+    d = rows["nnUNetTrainerSVLDRL"]["diff_vs_baseline_trajectories"]
+    assert d["mean"] == pytest.approx(11 / 6, abs=1e-6) and d["n_trajectories"] == 2 and d["n_pairs"] == 6
+    assert rows["nnUNetTrainerSVLDRL"]["diff_vs_baseline"]["mean"] == pytest.approx(HAND_MEAN, abs=1e-5)
+    md = (tmp_path / "benchmark.md").read_text()
+    assert "## Against `nnUNetTrainer` over its training trajectories" in md
+    assert "| mt_r0.5 | nnUNetTrainerSVLDRL | 2 | +1.83 |" in md and "| mt_r0.5 | nnUNetTrainer@t1 | 2 | 6 |" in md
+
+
+def test_trajectory_runs_train_in_their_own_root_with_their_own_seed(tmp_path):
+    from nnunet_svl.tools.benchmark import TRAIN_SEED_ENV, seed_workspace, split_trajectory, training_env
+    from nnunet_svl.tools.cli import build_parser
+    from nnunet_svl.tools.pipeline import NNUNetWorkspace
+
+    assert split_trajectory("nnUNetTrainer@t2") == ("nnUNetTrainer", 2)
+    assert split_trajectory("nnUNetTrainerSVLDRL") == ("nnUNetTrainerSVLDRL", 0)
+    ws = NNUNetWorkspace.create(tmp_path / "ws")
+    t0, t1 = seed_workspace(ws, 3), seed_workspace(ws, 3, trajectory=1)
+    assert t0.results == ws.root / "results_seed3" and t1.results == ws.root / "results_seed3_t1"
+    assert (t0.env[TRAIN_SEED_ENV], t1.env[TRAIN_SEED_ENV]) == ("3", "1003")
+    # what the training subprocess gets: the trajectory's own seed (a fixed str(seed) here trained t1 as t0)
+    assert training_env(t1, tmp_path)[TRAIN_SEED_ENV] == "1003" and training_env(t0, tmp_path)[TRAIN_SEED_ENV] == "3"
+    assert build_parser().parse_args(["benchmark", "--baseline-trajectories", "2"]).baseline_trajectories == 2
+    assert build_parser().parse_args(["benchmark"]).baseline_trajectories == 1
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["benchmark", "--baseline-trajectories", "0"])

@@ -15,6 +15,14 @@ also trained on the clean labels (the no-harm check; ``clean_methods=False`` / `
 seeds of one group (``<protocol>_r<ratio>`` or ``clean``) and states each method's paired difference to
 ``nnUNetTrainer`` with 95 % intervals (:mod:`nnunet_svl.tools.stats`).
 
+Trajectories (``--baseline-trajectories K``, [ours]): at this scale a trained network depends on its training
+trajectory by several Dice points, and a method that changes even one batch leaves ``nnUNetTrainer``'s trajectory for
+another one, which the paired intervals over test cases do not see (BENCHMARKS.md, "noise floor"). With K > 1
+``nnUNetTrainer`` is also trained K − 1 more times per setting with training seeds S + 1000·k (k = 1 … K − 1; results
+in ``results_seed<S>_t<k>/``, predictions under ``benchmark_predictions/seed<S>_t<k>/``) and reported as method
+``nnUNetTrainer@t<k>``: a method with no effect by construction, whose Δ is the bench's noise floor; and every method
+is also compared with ``nnUNetTrainer`` averaged per test case over its K trajectories.
+
 Presets (:data:`PRESETS`, one :class:`Preset` entry each): ``cpu`` (default) — 24 training and 20 test 40³ phantoms,
 fold ``all``, nnU-Net's plans with a 4× narrower network (``nnunet-svl narrow-plans``) and the ``_bench`` budget (see
 ``trainers/budgets.py``), about 5 minutes per trained model on 2 CPU cores, a regime where label noise costs
@@ -181,13 +189,34 @@ def label_repair(ws: NNUNetWorkspace, noisy_dir: Path, run_dir: Path, plans: str
             "dice_final_vs_clean_on_clean_cases": float(np.mean(untouched)) if untouched else None}
 
 
-def seed_workspace(ws: NNUNetWorkspace, seed: int) -> NNUNetWorkspace:
+TRAJECTORY_SEED_STEP = 1000
+"""``nnUNetTrainer@t<k>`` trains with training seed S + k·TRAJECTORY_SEED_STEP (S the benchmark seed)."""
+
+
+def split_trajectory(method: str) -> tuple[str, int]:
+    """``nnUNetTrainer@t2`` -> (``nnUNetTrainer``, 2); any other name -> (name, 0)."""
+    name, sep, k = method.rpartition("@t")
+    return (name, int(k)) if sep and k.isdigit() else (method, 0)
+
+
+def seed_workspace(ws: NNUNetWorkspace, seed: int, trajectory: int = 0) -> NNUNetWorkspace:
     """The workspace every training of ``seed`` runs in: same raw and preprocessed data, its own ``nnUNet_results``
-    root (``results_seed<seed>/``), and ``NNUNET_SVL_TRAIN_SEED`` set for the trainers."""
-    results = ws.root / f"results_seed{int(seed)}"
+    root (``results_seed<seed>/``), and ``NNUNET_SVL_TRAIN_SEED`` set for the trainers. ``trajectory`` k > 0: the
+    root ``results_seed<seed>_t<k>/`` and training seed ``seed + k·TRAJECTORY_SEED_STEP``."""
+    suffix = f"_t{int(trajectory)}" if trajectory else ""
+    results = ws.root / f"results_seed{int(seed)}{suffix}"
     results.mkdir(parents=True, exist_ok=True)
-    env = {**ws.env, "nnUNet_results": str(results), TRAIN_SEED_ENV: str(int(seed))}
+    env = {**ws.env, "nnUNet_results": str(results),
+           TRAIN_SEED_ENV: str(int(seed) + TRAJECTORY_SEED_STEP * int(trajectory))}
     return NNUNetWorkspace(root=ws.root, env=env, log_dir=ws.log_dir, quiet=ws.quiet)
+
+
+def training_env(sws: NNUNetWorkspace, clean_labels: Path) -> dict:
+    """What a benchmark training adds to its seed workspace's environment: one augmentation process unless the
+    workspace says otherwise, the seed workspace's training seed (a trajectory's own), and the clean training labels
+    for the diagnostics."""
+    return {"nnUNet_n_proc_DA": sws.env.get("nnUNet_n_proc_DA", "0"), TRAIN_SEED_ENV: sws.env[TRAIN_SEED_ENV],
+            CLEAN_LABELS_ENV: str(clean_labels)}
 
 
 def _check_demo_dataset(src: Path, p: Preset) -> None:
@@ -221,10 +250,11 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
                   ratios: Sequence[float] = (0.5,), seeds: Sequence[int] = (0,), methods: Sequence[str] = METHODS,
                   preset: str = "cpu", device: str = "cpu", configuration: Optional[str] = None,
                   fold: Optional[Union[int, str]] = None, output: Optional[Path] = None, clean_methods: bool = True,
-                  verbose: bool = False) -> dict:
+                  verbose: bool = False, baseline_trajectories: int = 1) -> dict:
     """``configuration``/``fold``: None = the preset's. ``clean_methods``: train every method on the clean labels of
     every seed (the no-harm check); False: only ``nnUNetTrainer`` (the upper bound), for quick runs. ``verbose``:
-    nnU-Net's output on the console instead of live progress lines."""
+    nnU-Net's output on the console instead of live progress lines. ``baseline_trajectories`` K: ``nnUNetTrainer``
+    trained K times per setting with different training seeds (module docstring, "Trajectories")."""
     from nnunet_svl.tools.corrupt import corrupt_dataset
     from nnunet_svl.tools.demo_data import write_demo_dataset
     from nnunet_svl.tools.evaluate import evaluate_folders, write_results_json
@@ -236,6 +266,9 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
     configuration = configuration or p.configuration
     fold = p.fold if fold is None else (fold if fold == "all" else int(fold))
     seeds = list(dict.fromkeys(int(s) for s in seeds))
+    if int(baseline_trajectories) < 1:
+        raise ValueError(f"baseline_trajectories must be >= 1, got {baseline_trajectories}")
+    extra_baselines = [f"{BASELINE}@t{k}" for k in range(1, int(baseline_trajectories))]
     ws = NNUNetWorkspace.create(Path(workspace), quiet=not verbose)
     out_dir = Path(output) if output else ws.root / "benchmark"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -289,21 +322,23 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
 
     # 4-6. train, predict, evaluate; seed by seed, so that an interrupted run has whole seeds
     clean_list = list(methods) if clean_methods else []
-    clean_list = [BASELINE] + [m for m in clean_list if m != BASELINE]
+    clean_list = [BASELINE] + [m for m in clean_list if m != BASELINE] + extra_baselines
+    noisy_list = list(methods) + (extra_baselines if BASELINE in methods else [])
     jobs = []   # (setting key, group, seed, dataset, method)
     for seed in seeds:
         jobs += [(f"clean_s{seed}", "clean", seed, src, m) for m in clean_list]
-        jobs += [(tag, group, s, d, m) for tag, group, s, d in noisy if s == seed for m in methods]
+        jobs += [(tag, group, s, d, m) for tag, group, s, d in noisy if s == seed for m in noisy_list]
     results: list[RunResult] = []
     for i, (noise, group, seed, ds, method) in enumerate(jobs, 1):
-        sws = seed_workspace(ws, seed)
+        base_method, trajectory = split_trajectory(method)
+        sws = seed_workspace(ws, seed, trajectory)
         ds_id = _dataset_id(ds)
-        trainer = trainer_class_name(method, p)
+        trainer = trainer_class_name(base_method, p)
         run_dir = sws.run_folder(ds.name, trainer, configuration, p.plans)
         fold_dir = run_dir / f"fold_{fold}"
         label = f"[{i}/{len(jobs)}] {method} on {noise}"
         measure_file = fold_dir / "svl_measure.json"
-        step = f"{ds_id}_{trainer}_s{seed}"
+        step = f"{ds_id}_{trainer}_s{seed}" + (f"_t{trajectory}" if trajectory else "")
         if not (fold_dir / "checkpoint_final.pth").is_file() or not measure_file.is_file():
             _progress(f"{label}: training {trainer} (log: {ws.log_dir}/train_{step}.log)")
             resume = (fold_dir / "checkpoint_latest.pth").is_file()
@@ -314,12 +349,12 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
                 argv.append("--c")
             # diagnostics only (memorisation curves, correction quality, oracle ablations): the clean labels
             clean_dir = ds / "labelsTr_clean" if (ds / "labelsTr_clean").is_dir() else ds / "labelsTr"
-            sws.run(f"train_{step}", argv, extra_env={"nnUNet_n_proc_DA": ws.env.get("nnUNet_n_proc_DA", "0"),
-                                                      TRAIN_SEED_ENV: str(seed), CLEAN_LABELS_ENV: str(clean_dir)},
+            sws.run(f"train_{step}", argv, extra_env=training_env(sws, clean_dir),
                     progress_epochs=budget_epochs(trainer) or 1000)
             fold_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(measure_file, tmp_measure.read_bytes())
-        pred_dir = ws.root / "benchmark_predictions" / f"seed{seed}" / ds.name / trainer
+        pred_dir = (ws.root / "benchmark_predictions" / (f"seed{seed}" + (f"_t{trajectory}" if trajectory else ""))
+                    / ds.name / trainer)
         if not (pred_dir / "svl_evaluation.json").is_file():
             _progress(f"{label}: predicting the test images (stock nnUNetv2_predict)")
             sws.predict(ds_id, trainer, ds / "imagesTs", pred_dir, configuration=configuration, folds=(fold,),
@@ -337,8 +372,8 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
                       peak_rss_mb=measure["peak_rss_mb"], cuda_peak_mb=measure.get("cuda_peak_allocated_mb"),
                       curves=curves)
         if group != "clean":
-            r.repair = label_repair(sws, ds, run_dir, p.plans, configuration, fold) if method != BASELINE else \
-                {"repair_points": 0.0}
+            r.repair = label_repair(sws, ds, run_dir, p.plans, configuration, fold) if base_method != BASELINE \
+                else {"repair_points": 0.0}
         results.append(r)
         _progress(f"{label}: mean Dice {_nanmean(r.per_case['dice']):.4f}, {spe:.1f} s/epoch")
 

@@ -23,6 +23,17 @@ def fold_arg(value: str):
         raise argparse.ArgumentTypeError(f"{value!r} is not a fold: use 0-4 or 'all'") from None
 
 
+def positive_int(value: str) -> int:
+    """An integer >= 1 on the command line."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer >= 1")
+    return n
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from nnunet_svl.tools.doctor import run_doctor
 
@@ -111,7 +122,8 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     run_benchmark(Path(args.workspace), source=args.source, protocols=args.protocols, ratios=args.ratios,
                   seeds=args.seeds, methods=args.methods, preset=args.preset, device=args.device,
                   configuration=args.configuration, fold=args.fold, output=Path(args.output) if args.output else None,
-                  clean_methods=not args.no_clean_methods, verbose=args.verbose)
+                  clean_methods=not args.no_clean_methods, verbose=args.verbose,
+                  baseline_trajectories=args.baseline_trajectories)
     return 0
 
 
@@ -234,6 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="trainers to compare, without budget suffix (see `nnunet-svl trainers`)")
     s.add_argument("--no-clean-methods", action="store_true",
                    help="train only nnUNetTrainer on the clean labels (default: every method, the no-harm check)")
+    s.add_argument("--baseline-trajectories", type=positive_int, default=1, metavar="K",
+                   help="train nnUNetTrainer K times per setting with different training seeds: reports the bench's "
+                        "noise floor (nnUNetTrainer@t1 vs nnUNetTrainer) and every method against nnUNetTrainer "
+                        "averaged over its K runs (default 1: off)")
     from nnunet_svl.tools.benchmark import PRESETS
 
     s.add_argument("--preset", choices=list(PRESETS), default="cpu",
