@@ -2,8 +2,11 @@
 method against nnUNetTrainer (nnunet_svl.tools.stats.compare_to_baseline: t-interval over seeds x test cases and a
 bootstrap over seeds).
 
-    python null_compare.py GROUP SEED:METHOD_EVAL:BASELINE_EVAL [SEED:...]
-(each *_EVAL an svl_evaluation.json; the seed labels the pair)."""
+    python null_compare.py GROUP SEED:METHOD_EVAL:BASELINE_EVAL[+BASELINE_EVAL...] [SEED:...]
+(each *_EVAL an svl_evaluation.json; the seed labels the pair). Several baseline evaluations joined by '+' are
+averaged per test case: the baseline over several training trajectories, which the method's single run is then
+compared with (a method that changes a batch leaves the baseline's trajectory, so the baseline's own trajectory
+spread belongs in the comparison)."""
 from __future__ import annotations
 
 import json
@@ -24,7 +27,9 @@ def main() -> None:
     method, base, per_seed = {}, {}, []
     for p in pairs:
         seed, m, b = p.split(":")
-        pm, pb = per_case(m), per_case(b)
+        pm = per_case(m)
+        bs = [per_case(x) for x in b.split("+")]
+        pb = {c: float(np.mean([x[c] for x in bs])) for c in bs[0]}
         cases = sorted(pb)
         method[int(seed)] = [pm[c] for c in cases]
         base[int(seed)] = [pb[c] for c in cases]
