@@ -184,10 +184,7 @@ class VA3CPart(MethodPart):
             before = case.label
             counts = self.gated_flips(case)
             if self.cfg.oracle_gate == "voxel" and case.flagged:
-                kept, counts["oracle_reverted"] = oracle_gate("voxel", before[0], case.label[0],
-                                                              case.reference["given"][0], case.reference["clean"][0])
-                counts["flipped"] -= counts["oracle_reverted"]
-                case.label = kept[None].astype(np.int16)
+                case.label = self._apply_oracle("voxel", before[0], case.label[0], case, counts)[None]
             return counts
         cfg = self.cfg
         label = case.label
@@ -202,11 +199,18 @@ class VA3CPart(MethodPart):
         counts = {"flipped": stats.n_flipped, "added": int(sum(stats.added.values())),
                   "removed": int(sum(stats.removed.values())), "rejected": stats.n_rejected_new_components}
         if cfg.oracle_gate in ("case", "voxel"):
-            proposed, counts["oracle_reverted"] = oracle_gate(cfg.oracle_gate, label[0], proposed,
-                                                              case.reference["given"][0], case.reference["clean"][0])
-            counts["flipped"] -= counts["oracle_reverted"]
+            proposed = self._apply_oracle(cfg.oracle_gate, label[0], proposed, case, counts)
         case.label = proposed[None].astype(np.int16)
         return counts
+
+    @staticmethod
+    def _apply_oracle(kind: str, label: np.ndarray, proposed: np.ndarray, case: CaseRound, counts: dict) -> np.ndarray:
+        """ORACLE ablations: :func:`oracle_gate` against the case's given and clean labels; the reverted changes are
+        counted (``oracle_reverted``) and taken off ``flipped``. Returns the kept label (int16)."""
+        kept, counts["oracle_reverted"] = oracle_gate(kind, label, proposed, case.reference["given"][0],
+                                                      case.reference["clean"][0])
+        counts["flipped"] -= counts["oracle_reverted"]
+        return kept.astype(np.int16)
 
     def gated_flips(self, case: CaseRound) -> dict:
         """Teacher gate (METHOD §5): in a flagged case, flip the disputed voxels where the teacher is confident

@@ -199,12 +199,16 @@ def split_trajectory(method: str) -> tuple[str, int]:
     return (name, int(k)) if sep and k.isdigit() else (method, 0)
 
 
+def trajectory_suffix(trajectory: int) -> str:
+    """What a trajectory k > 0 appends to its results root, prediction folder and log names: ``_t<k>``; '' for 0."""
+    return f"_t{int(trajectory)}" if trajectory else ""
+
+
 def seed_workspace(ws: NNUNetWorkspace, seed: int, trajectory: int = 0) -> NNUNetWorkspace:
     """The workspace every training of ``seed`` runs in: same raw and preprocessed data, its own ``nnUNet_results``
     root (``results_seed<seed>/``), and ``NNUNET_SVL_TRAIN_SEED`` set for the trainers. ``trajectory`` k > 0: the
     root ``results_seed<seed>_t<k>/`` and training seed ``seed + k·TRAJECTORY_SEED_STEP``."""
-    suffix = f"_t{int(trajectory)}" if trajectory else ""
-    results = ws.root / f"results_seed{int(seed)}{suffix}"
+    results = ws.root / f"results_seed{int(seed)}{trajectory_suffix(trajectory)}"
     results.mkdir(parents=True, exist_ok=True)
     env = {**ws.env, "nnUNet_results": str(results),
            TRAIN_SEED_ENV: str(int(seed) + TRAJECTORY_SEED_STEP * int(trajectory))}
@@ -338,7 +342,7 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
         fold_dir = run_dir / f"fold_{fold}"
         label = f"[{i}/{len(jobs)}] {method} on {noise}"
         measure_file = fold_dir / "svl_measure.json"
-        step = f"{ds_id}_{trainer}_s{seed}" + (f"_t{trajectory}" if trajectory else "")
+        step = f"{ds_id}_{trainer}_s{seed}{trajectory_suffix(trajectory)}"
         if not (fold_dir / "checkpoint_final.pth").is_file() or not measure_file.is_file():
             _progress(f"{label}: training {trainer} (log: {ws.log_dir}/train_{step}.log)")
             resume = (fold_dir / "checkpoint_latest.pth").is_file()
@@ -353,8 +357,7 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
                     progress_epochs=budget_epochs(trainer) or 1000)
             fold_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(measure_file, tmp_measure.read_bytes())
-        pred_dir = (ws.root / "benchmark_predictions" / (f"seed{seed}" + (f"_t{trajectory}" if trajectory else ""))
-                    / ds.name / trainer)
+        pred_dir = ws.root / "benchmark_predictions" / f"seed{seed}{trajectory_suffix(trajectory)}" / ds.name / trainer
         if not (pred_dir / "svl_evaluation.json").is_file():
             _progress(f"{label}: predicting the test images (stock nnUNetv2_predict)")
             sws.predict(ds_id, trainer, ds / "imagesTs", pred_dir, configuration=configuration, folds=(fold,),

@@ -20,6 +20,7 @@ from typing import Optional
 import numpy as np
 
 from nnunet_svl.runtime.atomic_io import atomic_write_bytes, atomic_write_json
+from nnunet_svl.tools.benchmark import split_trajectory
 from nnunet_svl.tools.stats import (BASELINE, BOOTSTRAP_RESAMPLES, BOOTSTRAP_RNG_SEED, LEVEL, compare_to_baseline,
                                     nan_to_none, pooled_mean_sd)
 
@@ -82,10 +83,9 @@ def _interval(lo, hi) -> str:
     return f"[{lo:+.2f}, {hi:+.2f}]"
 
 
-def _trajectory_of(method: str) -> int:
-    """``nnUNetTrainer@t2`` -> 2 (the baseline retrained with another training seed); 0 for any other method."""
-    name, sep, k = method.rpartition("@t")
-    return int(k) if sep and name == BASELINE and k.isdigit() else 0
+def _is_baseline(method: str) -> bool:
+    """``nnUNetTrainer`` or one of its trajectories ``nnUNetTrainer@t<k>`` (retrained with another training seed)."""
+    return split_trajectory(method)[0] == BASELINE
 
 
 def _diff_entry(cmp: dict) -> dict:
@@ -100,7 +100,7 @@ def averaged_baseline(methods: dict) -> tuple[dict, int]:
     """Per seed, ``nnUNetTrainer``'s per-case values averaged over its training trajectories (``nnUNetTrainer`` and
     every ``nnUNetTrainer@t<k>``), for the seeds that have all of them; and the number of trajectories (1 = none
     beyond the baseline: then the result is empty)."""
-    runs = [vals for m, vals in methods.items() if m == BASELINE or _trajectory_of(m)]
+    runs = [vals for m, vals in methods.items() if _is_baseline(m)]
     if len(runs) < 2:
         return {}, len(runs)
     out = {}
@@ -142,7 +142,7 @@ def aggregate(results: list) -> dict:
                    "diff_vs_baseline": None}
             if method != BASELINE and base is not None:
                 row["diff_vs_baseline"] = _diff_entry(compare_to_baseline(vals, base, scale=100.0))
-            if method != BASELINE and not _trajectory_of(method) and base_avg:
+            if not _is_baseline(method) and base_avg:
                 common = {seed: v for seed, v in vals.items() if seed in base_avg}
                 if common:
                     entry = _diff_entry(compare_to_baseline(common, base_avg, scale=100.0))
