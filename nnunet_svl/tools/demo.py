@@ -105,6 +105,9 @@ def run_demo(workspace: Path, trainer: str = "nnUNetTrainerSVLDRL_demo", protoco
         write_results_json(results[base], ws.root / f"demo_evaluation_{base}.json")
         print(format_table(results[base]))
         print(comparison_line(trainer, result, base, results[base]))
+    else:
+        step("these figures alone do not say whether the method helped: `nnunet-svl demo --compare` also trains "
+             "stock nnUNetTrainer on the same noisy labels and prints the difference")
     noisy_dice = [c for c in manifest.get("cases", {}).values() if c.get("noisy")]
     if noisy_dice:
         step(f"{len(noisy_dice)} of {len(manifest['cases'])} training labels were corrupted "
