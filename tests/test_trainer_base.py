@@ -97,6 +97,36 @@ def test_bad_checkpoints_name_the_file_and_the_fix(nnunet_env, tmp_path):
         assert torch.equal(v, before[k]), k
 
 
+def test_out_of_memory_while_loading_a_checkpoint_is_not_called_a_mismatch(nnunet_env, tmp_path, monkeypatch):
+    """Issue 14, item 4: CUDA running out of memory while reading a checkpoint, or while nnU-Net copies its weights
+    into the network, is reported as that (with the fix: free the GPU or resume on another device), never as a
+    checkpoint that "does not fit this network". The CUDA error is raised by the two calls it comes from on a GPU
+    (no GPU here); the checkpoint itself is a good one."""
+    from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+    from nnunet_svl.runtime.errors import SVLInputError
+
+    trainer = _trainer("nnUNetTrainerVA3C_tiny", fold=2)
+    trainer.initialize()
+    good = tmp_path / "good.pth"
+    trainer.save_checkpoint(str(good))
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    real_load = torch.load
+    for target, name in ((torch, "load"), (nnUNetTrainer, "load_checkpoint")):
+        with monkeypatch.context() as m:
+            m.setattr(target, name, out_of_memory)
+            with pytest.raises(SVLInputError) as err:
+                trainer.load_checkpoint(str(good))
+        msg = str(err.value)
+        assert str(good) in msg and "ran out of memory" in msg and "does not fit" not in msg, (name, msg)
+        assert "free the GPU" in msg and "\n" not in msg, msg
+    assert torch.load is real_load
+    trainer.load_checkpoint(str(good))       # and the same file loads once memory is there
+
+
 def test_progress_plot_is_due_after_the_first_and_last_epoch_and_then_every_interval():
     import time
     from types import SimpleNamespace
