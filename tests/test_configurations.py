@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +120,16 @@ def test_lowres_then_cascade(ws, tmp_path):
                extra_args=("-prev_stage_predictions", str(low)))
     _check_predictions(ws, MULTI_ID, low, {0, 1, 2})
     _check_predictions(ws, MULTI_ID, full, {0, 1, 2})
+    # `audit --fold all` (issue 14, item 7) on the 3d_lowres run: its label store is at the low resolution and goes
+    # back to every case's original geometry
+    out = tmp_path / "audit"
+    proc = subprocess.run([_bin("nnunet-svl"), "audit", str(run_low), "--fold", "all", "-o", str(out)],
+                          env=ws.env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    for case in exported:
+        original = sitk.ReadImage(str(_dataset(ws, MULTI_ID) / "labelsTr" / f"{case}.nii.gz"))
+        corrected = sitk.ReadImage(str(out / f"{case}_corrected.nii.gz"))
+        assert corrected.GetSize() == original.GetSize() and corrected.GetSpacing() == original.GetSpacing()
 
 
 def test_regions_with_a_single_training_case(ws, tmp_path):
