@@ -105,3 +105,36 @@ def test_rollout_generator_state_from_another_device_reseeds():
     assert torch.equal(expected, torch.rand(2, generator=part.generator))
     # a wrong-size state claiming the same device is re-seeded too, not a raw RuntimeError
     part.load_state_dict({"rl_generator": torch.zeros(7, dtype=torch.uint8), "rl_generator_device": "cpu"})
+
+
+def test_gated_oracle_flips_keep_only_the_teacher_gates_flips_to_the_clean_label():
+    """``_OracleFlips`` (oracle_gate 'voxel' with the teacher gate): of a flagged case's gated flips only those to the
+    clean label stay; the others are reverted to the label in force and counted. Hand-checked on 1×1×6 voxels."""
+    import torch
+
+    from nnunet_svl.rl.part import VA3CPart
+
+    space = LabelSpace(foreground_labels=(1,), ignore_label=None, has_regions=False, num_heads=2)
+    cfg = SVLConfig(use_rl=True, oracle_gate="voxel")
+    part = VA3CPart(cfg, space, 10, feature_channels=4, dim=3, num_input_channels=1, device=torch.device("cpu"))
+    given = np.array([[[[1, 1, 1, 0, 0, 0]]]], np.int16)          # (1, 1, 1, 6)
+    clean = np.array([[[[1, 0, 1, 0, 1, 0]]]], np.int16)
+    teacher_fg = np.array([[[0.99, 0.02, 0.01, 0.5, 0.97, 0.95]]], np.float32)  # confident except voxel 3
+    teacher = np.stack([1 - teacher_fg, teacher_fg])
+    teacher_label = (teacher_fg > 0.5).astype(np.int16)
+    refined = teacher_fg[None].copy()                              # the agents agree with the teacher
+    case = CaseRound(case="c", label=given.copy(), maps={"teacher": teacher, "refined": refined},
+                     reference={"given": given, "clean": clean})
+    case.flagged, case.teacher_label = True, teacher_label
+    case.disputed = teacher_label != given[0]                      # voxels 1, 2, 4, 5
+    plan = RoundPlan(epoch=5)
+    plan.correct = True
+    counts = part.update_case(plan, case)
+    # gated flips: 1 (1→0, right), 2 (1→0, wrong: clean is 1), 4 (0→1, right), 5 (0→1, wrong); 3 unconfident
+    assert case.label[0].ravel().tolist() == [1, 0, 1, 0, 1, 0]
+    assert counts["oracle_reverted"] == 2 and counts["flipped"] == 2
+    # an unflagged case is never touched
+    other = CaseRound(case="d", label=given.copy(), maps={"teacher": teacher, "refined": refined},
+                      reference={"given": given, "clean": clean})
+    other.flagged, other.teacher_label = False, teacher_label
+    assert part.update_case(plan, other) == {"flipped": 0} and np.array_equal(other.label, given)
