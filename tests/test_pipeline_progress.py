@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import sys
 
-from nnunet_svl.tools.pipeline import EpochProgress, NNUNetWorkspace
+import pytest
+
+from nnunet_svl.tools.pipeline import EpochProgress, NNUNetWorkspace, StepFailed
 
 
 def test_epoch_progress_lines_hand_checked(tmp_path):
@@ -38,3 +40,20 @@ def test_workspace_run_prints_progress_while_the_step_runs(tmp_path, capsys):
     err = capsys.readouterr().err.splitlines()
     assert [line.split(" [")[0] for line in err] == [f"  train_fake: epoch {i}/3" for i in (1, 2, 3)]
     assert "Epoch 2" in (ws.log_dir / "train_fake.log").read_text()
+
+
+def test_verbose_streams_the_step_to_the_console_and_keeps_it_in_the_log(tmp_path, capsys):
+    """``--verbose`` (a workspace that is not quiet): the step's own output on the console, no progress lines, and the
+    same output in ``logs/<step>.log`` as in quiet mode (README: "it is always in WORKSPACE/logs")."""
+    ws = NNUNetWorkspace.create(tmp_path / "ws", quiet=False)
+    script = ("import sys\nfor e in range(3):\n    print(f'2026-01-01 00:00:00.0: Epoch {e}', flush=True)\n"
+              "print('warning from stderr', file=sys.stderr, flush=True)\n")
+    ws.run("train_fake", [sys.executable, "-c", script], progress_epochs=3)
+    out, err = capsys.readouterr()
+    assert [f"2026-01-01 00:00:00.0: Epoch {e}" for e in range(3)] == out.splitlines()[:3]
+    assert "warning from stderr" in out and "train_fake: epoch" not in err
+    log = (ws.log_dir / "train_fake.log").read_text()
+    assert "Epoch 2" in log and "warning from stderr" in log
+    with pytest.raises(StepFailed) as failed:
+        ws.run("fails", [sys.executable, "-c", "print('the reason', flush=True); raise SystemExit(3)"])
+    assert "fails failed (exit 3)" in str(failed.value) and "the reason" in (ws.log_dir / "fails.log").read_text()

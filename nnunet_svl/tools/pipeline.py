@@ -119,10 +119,18 @@ class NNUNetWorkspace:
         with open(log, "w") as f:
             f.write("$ " + " ".join(argv) + "\n")
             f.flush()
-            proc = subprocess.Popen(list(argv), env=env, stdout=f if self.quiet else None,
-                                    stderr=subprocess.STDOUT if self.quiet else None, cwd=self.root)
+            proc = subprocess.Popen(list(argv), env=env, stdout=f if self.quiet else subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, cwd=self.root)
             progress = EpochProgress(name, progress_epochs) if self.quiet and progress_epochs != 0 else None
             try:
+                if not self.quiet:
+                    # verbose: the step's output on the console *and* in its log (what the README promises)
+                    for line in iter(proc.stdout.readline, b""):
+                        sys.stdout.write(line.decode(errors="replace"))
+                        sys.stdout.flush()
+                        f.write(line.decode(errors="replace"))
+                    proc.stdout.close()
+                    proc.wait()
                 while proc.poll() is None:
                     if progress is not None:
                         progress.poll(log)
