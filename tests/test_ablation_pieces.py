@@ -138,3 +138,33 @@ def test_gated_oracle_flips_keep_only_the_teacher_gates_flips_to_the_clean_label
                       reference={"given": given, "clean": clean})
     other.flagged, other.teacher_label = False, teacher_label
     assert part.update_case(plan, other) == {"flipped": 0} and np.array_equal(other.label, given)
+
+
+@pytest.mark.parametrize("sampling, flipped", [(0.0, [1, 2]), (0.5, [1])])
+def test_the_head_gates_flips_only_when_it_trains(sampling, flipped):
+    """The default excludes flagged cases, so the vA3C head never sees a batch: its refined belief is neither asked
+    for nor read, and a flagged case's flips are the teacher's confident disputed voxels. With flagged cases still
+    sampled (``_SampleFlagged``) the head trains and must agree too. Hand-checked on 1×1×4 voxels: voxels 1 and 2
+    are disputed and confident; the agents side with the teacher on voxel 1 only."""
+    import torch
+
+    from nnunet_svl.rl.part import VA3CPart
+
+    space = LabelSpace(foreground_labels=(1,), ignore_label=None, has_regions=False, num_heads=2)
+    part = VA3CPart(SVLConfig(use_rl=True, flagged_case_sampling=sampling), space, 10, feature_channels=4, dim=3,
+                    num_input_channels=1, device=torch.device("cpu"))
+    part.batch_filter = lambda keys: True
+    assert part.head_trains == (sampling > 0)
+    plan = RoundPlan(epoch=5)
+    plan.correct = True
+    assert part.wants_patch_maps(plan, "c") == (sampling > 0)
+    given = np.array([[[[1, 1, 0, 0]]]], np.int16)
+    teacher_fg = np.array([[[0.99, 0.03, 0.95, 0.02]]], np.float32)
+    refined = np.array([[[[0.9, 0.1, 0.2, 0.1]]]], np.float32)      # agents: voxel 1 background, voxel 2 background
+    case = CaseRound(case="c", label=given.copy(), maps={"teacher": np.stack([1 - teacher_fg, teacher_fg]),
+                                                         **({"refined": refined} if sampling > 0 else {})})
+    case.flagged, case.teacher_label = True, (teacher_fg > 0.5).astype(np.int16)
+    case.disputed = case.teacher_label != given[0]
+    counts = part.update_case(plan, case)
+    changed = np.flatnonzero(case.label.ravel() != given.ravel()).tolist()
+    assert changed == flipped and counts["flipped"] == len(flipped)

@@ -3,7 +3,8 @@
 The real label-round engine, teacher gate, vA3C part and label store run two rounds over 12 phantoms of which `corrupt
 mt` over- or under-drew 6. The network is replaced by a *teacher that learned the clean boundary*: its probabilities
 are the clean label, one-hot, blurred by a Gaussian of σ = 1 voxel (confident inside and outside, unsure within about
-a voxel of the clean boundary). The vA3C head's output layer is zeroed (every agent keeps its belief), so the refined
+a voxel of the clean boundary). With the default (flagged cases excluded) the vA3C head is not consulted; with
+``_SampleFlagged``'s sampling 0.5 it is, and its output layer is zeroed (every agent keeps its belief), so the refined
 belief is the teacher's. Nothing reads the clean labels except this test's assertions: the gate decides its flags by
 its own rule (teacher/case_flags.py) and the flips are the gate's (rl/part.py:gated_flips).
 
@@ -17,6 +18,7 @@ import json
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import SimpleITK as sitk
 import torch
 from scipy.ndimage import gaussian_filter
@@ -44,7 +46,9 @@ def _dice(a: np.ndarray, b: np.ndarray) -> float:
     return 2.0 * (a & b).sum() / max(a.sum() + b.sum(), 1)
 
 
-def test_gated_round_moves_flagged_labels_towards_the_clean_ones_and_leaves_clean_cases(tmp_path):
+@pytest.mark.parametrize("flagged_case_sampling", [0.0, 0.5])
+def test_gated_round_moves_flagged_labels_towards_the_clean_ones_and_leaves_clean_cases(tmp_path,
+                                                                                       flagged_case_sampling):
     src = write_demo_dataset(tmp_path, dataset_id=970, name="GateFixture", n_train=12, n_test=1, shape=(32, 32, 32),
                              seed=3)
     noisy = corrupt_dataset(src, target_id=971, protocol="mt", ratio=0.5, seed=3, raw_root=tmp_path)
@@ -55,7 +59,8 @@ def test_gated_round_moves_flagged_labels_towards_the_clean_ones_and_leaves_clea
     corrupted = {c for c in cases if manifest[c]["noisy"]}
     assert len(corrupted) == 6 and all(not np.array_equal(given[c], clean[c]) for c in corrupted)
 
-    cfg = replace(SVLConfig(), use_rl=True, warmup_end=1, transition_end=2, correction_every=1, gate_start=0)
+    cfg = replace(SVLConfig(), use_rl=True, warmup_end=1, transition_end=2, correction_every=1, gate_start=0,
+                  flagged_case_sampling=flagged_case_sampling)
     gate = TeacherGatePart(cfg, SPACE, 10, nn.Conv3d(1, 2, 1))
     gate.round_network_is_teacher = True
     va3c = VA3CPart(cfg, SPACE, 10, FEATURES, dim=3, num_input_channels=1, device=torch.device("cpu"))

@@ -147,7 +147,7 @@ def test_batch_keys_name_the_cases_served_when_flagged_cases_are_thinned(isolate
 
     from conftest import NARROW, NOISY_ID
 
-    trainer = get_trainer_from_args(str(NOISY_ID), "3d_fullres", 0, "nnUNetTrainerSVLDRL_ExcludeFlagged_tiny", NARROW,
+    trainer = get_trainer_from_args(str(NOISY_ID), "3d_fullres", 0, "nnUNetTrainerSVLDRL_tiny", NARROW,
                                     device=torch.device("cpu"))
     trainer.on_train_start()
     try:

@@ -196,7 +196,7 @@ def test_flags_wait_for_a_network_that_has_learned_something_and_are_redecided()
     gate._scores = {"a": 0.2, "b": 0.25, "c": 0.22, "d": 0.9, "e": 0.18, "f": 0.21}
     gate.finish_round(RoundPlan(epoch=2), {"agree_overlap": 40, "agree_total": 200})
     assert gate.flagged == {"d"}
-    assert gate.excluded_cases() == {"d"}          # flagged_case_sampling 0.5 < 1: the data loader thins it out
+    assert gate.excluded_cases() == {"d"}          # flagged_case_sampling < 1: the data loader leaves it out
     # ... and unflagged again when it no longer stands out
     gate._scores = {"a": 0.2, "b": 0.25, "c": 0.22, "d": 0.24, "e": 0.18, "f": 0.9}
     gate.finish_round(RoundPlan(epoch=3), {"agree_overlap": 40, "agree_total": 200})

@@ -160,10 +160,18 @@ class VA3CPart(MethodPart):
             self.log(f"label round: no corrections yet, {shortfall}")
         plan.correct = shortfall is None
 
+    @property
+    def head_trains(self) -> bool:
+        """Whether the head ever sees a batch [ours]: without the teacher gate always; under it only when flagged
+        cases still enter batches (``flagged_case_sampling`` > 0), since its rollout runs on flagged batches only.
+        With the default (0: flagged cases excluded) the head never trains, so its refinement is not asked for and
+        :meth:`gated_flips` are the teacher's confident flips alone (they then serve the audit, not the training)."""
+        return not self.cfg.case_gate or self.cfg.flagged_case_sampling > 0
+
     def wants_patch_maps(self, plan: RoundPlan, case: str) -> bool:
         """The refinement is needed in correction rounds, and under the teacher gate only in flagged cases (the
-        only ones :meth:`gated_flips` reads it in)."""
-        return plan.correct and (self.batch_filter is None or self.batch_filter([case]))
+        only ones :meth:`gated_flips` reads it in) and only from a head that trains."""
+        return plan.correct and self.head_trains and (self.batch_filter is None or self.batch_filter([case]))
 
     def patch_maps(self, plan: RoundPlan, x: torch.Tensor, logits: torch.Tensor,
                    features: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -213,16 +221,17 @@ class VA3CPart(MethodPart):
         return kept.astype(np.int16)
 
     def gated_flips(self, case: CaseRound) -> dict:
-        """Teacher gate (METHOD §5): in a flagged case, flip the disputed voxels where the teacher is confident
-        (≥ ``teacher_flip_confidence``) and the agents' refined belief picks the same class; nothing elsewhere."""
+        """Teacher gate (METHOD §6): in a flagged case, flip the disputed voxels where the teacher is confident
+        (≥ ``teacher_flip_confidence``) and the agents' refined belief picks the same class (when the head trains,
+        :attr:`head_trains`); nothing elsewhere."""
         if not case.flagged:
             return {"flipped": 0}
-        classes = self.space.classes_array()
         teacher = case.maps["teacher"]
-        refined = class_probabilities(case.maps["refined"])
         confident = teacher.max(0) >= self.cfg.teacher_flip_confidence
-        agree = classes[refined.argmax(0)] == case.teacher_label
-        flip = case.disputed & confident & agree & (case.label[0] >= 0)
+        flip = case.disputed & confident & (case.label[0] >= 0)
+        if self.head_trains:
+            refined = class_probabilities(case.maps["refined"])
+            flip &= self.space.classes_array()[refined.argmax(0)] == case.teacher_label
         new = case.label.copy()
         new[0][flip] = case.teacher_label[flip]
         added = int((flip & (case.teacher_label > 0)).sum())

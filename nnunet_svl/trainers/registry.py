@@ -66,8 +66,9 @@ ABLATION_DOCS: dict[str, str] = {
              "shared features with the segmentation loss scaled down",
     "ArgmaxFlags": "the teacher gate scores a case by every voxel where the teacher's argmax disagrees with the label "
                    "(case_flag_confidence 0.5), not only where the teacher is confident",
-    "ExcludeFlagged": "flagged cases never enter a batch once flagged (flagged_case_sampling 0; the default draws "
-                      "them half as often)",
+    "SampleFlagged": "flagged cases still drawn half as often, trained on their teacher flips and DALE's weights, the "
+                     "vA3C head trains on their batches and its refined belief gates the flips (flagged_case_sampling "
+                     "0.5, the default until 2026-12-01; the default excludes flagged cases)",
     "LabelQA": "two-pass: the cases `nnunet-svl label-qa` flagged from nnU-Net's held-out 5-fold predictions are "
                "flagged from the first iteration (label_qa 'auto': the one label_qa folder of this dataset)",
     "NoWarmup": "no warm-up stage: RL losses from the first epoch (the paper reports this is worse than the baseline)",
@@ -82,9 +83,9 @@ ABLATION_DOCS: dict[str, str] = {
     "OracleVoxelGate": "ORACLE (benchmark only, needs clean labels), paper design: only flips to the clean label are "
                        "kept",
     "OracleFlags": "ORACLE (benchmark only, needs clean labels): the teacher gate flags exactly the noisy cases "
-                   "(perfect flags), everything else as the default",
-    "OracleFlips": "ORACLE (benchmark only, needs clean labels): the default, but only the teacher gate's flips to "
-                   "the clean label are kept (perfect flip precision)",
+                   "(perfect flags), everything else as the default (so they are excluded from training)",
+    "OracleFlips": "ORACLE (benchmark only, needs clean labels): _SampleFlagged, but only the teacher gate's flips to "
+                   "the clean label are kept (perfect flip precision; under the default no flip reaches training)",
     "FuzzyFromStart": "paper design; DALE weight 1 - m(1 - omega) from the first epoch (no warm-up that drops the "
                       "fuzzy band)",
     "OmegaAcrossCases": "paper design; omega normalised per class across all training cases, not within each case",
@@ -97,7 +98,7 @@ BUDGET_DOCS: dict[str, str] = {
 ABLATIONS: dict[str, dict] = {
     "Paper": dict(PAPER),
     "ArgmaxFlags": dict(case_flag_confidence=0.5),
-    "ExcludeFlagged": dict(flagged_case_sampling=0.0),
+    "SampleFlagged": dict(flagged_case_sampling=0.5),
     "LabelQA": dict(label_qa="auto"),
     "NoWarmup": dict(warmup_end=0),
     "Intensity": dict(state_mode="intensity"),
@@ -110,13 +111,13 @@ ABLATIONS: dict[str, dict] = {
     "OracleCaseGate": dict(PAPER, oracle_gate="case"),
     "OracleVoxelGate": dict(PAPER, oracle_gate="voxel"),
     "OracleFlags": dict(oracle_gate="flags"),
-    "OracleFlips": dict(oracle_gate="voxel"),
+    "OracleFlips": dict(oracle_gate="voxel", flagged_case_sampling=0.5),
     "FuzzyFromStart": dict(PAPER, dale_warmup_end=0),
     "OmegaAcrossCases": dict(PAPER, omega_normalisation="class_across_cases"),
 }
-RL_ABLATIONS = ("Paper", "ArgmaxFlags", "ExcludeFlagged", "LabelQA", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
+RL_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
                 "OracleCaseGate", "OracleVoxelGate", "OracleFlags", "OracleFlips")
-DALE_ABLATIONS = ("Paper", "ArgmaxFlags", "ExcludeFlagged", "LabelQA", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases")
+DALE_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases")
 
 TRAINERS: dict[str, type] = {}
 
