@@ -122,7 +122,7 @@ class SVLConfig:
     flagged_case_sampling: float = 0.0
     """[ours] How often a flagged case still enters a batch: when the data loader draws a flagged case, it keeps it
     with this probability and otherwise serves an unflagged case in its place (1 = flagged cases are drawn as often as
-    any; 0 = excluded from training while flagged). 0 since 2026-12-01: over 5 seeds of mt and dilate (ρ 0.5) on the
+    any; 0 = excluded from training while flagged). 0 since 2026-11-30: over 5 seeds of mt and dilate (ρ 0.5) on the
     CPU preset, excluding flagged cases beat drawing them half as often with their repaired labels and DALE's weights
     (ablation ``_SampleFlagged``) on both protocols, at a no-harm cost within the target on clean labels; the
     repaired labels (Dice 0.5-0.9 against the clean ones) teach less than no label (BENCHMARKS.md). With 0 the flagged

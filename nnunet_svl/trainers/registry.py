@@ -68,7 +68,7 @@ ABLATION_DOCS: dict[str, str] = {
                    "(case_flag_confidence 0.5), not only where the teacher is confident",
     "SampleFlagged": "flagged cases still drawn half as often, trained on their teacher flips and DALE's weights, the "
                      "vA3C head trains on their batches and its refined belief gates the flips (flagged_case_sampling "
-                     "0.5, the default until 2026-12-01; the default excludes flagged cases)",
+                     "0.5, the default until 2026-11-30; the default excludes flagged cases)",
     "LabelQA": "two-pass: the cases `nnunet-svl label-qa` flagged from nnU-Net's held-out 5-fold predictions are "
                "flagged from the first iteration (label_qa 'auto': the one label_qa folder of this dataset)",
     "NoWarmup": "no warm-up stage: RL losses from the first epoch (the paper reports this is worse than the baseline)",
