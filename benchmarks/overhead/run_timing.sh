@@ -5,7 +5,7 @@
 #                                                 batch-keys fix; the morning's run profiled it)
 #   PROFILE=0 CODE=/work/benchcode4 TRAINERS="nnUNetTrainerBaseline_bench nnUNetTrainerDALE_bench \
 #       nnUNetTrainerSVLDRL_bench nnUNetTrainerSVLDRL_SampleFlagged_bench" bash run_timing.sh /work/timing3
-#                                                 (2026-11-30 late evening, f51f70e: flagged cases excluded by default)
+#                                                 (2026-11-30 late night, f51f70e: flagged cases excluded by default)
 OUT=${1:-/work/timing}
 PROFILE=${PROFILE:-1}
 CODE=${CODE:-/work/main}
