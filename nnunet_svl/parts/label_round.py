@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from nnunet_svl.parts.base import CaseRound, LabelSpace, MethodPart, RoundPlan
-from nnunet_svl.runtime.distributed import run_synchronised_round
+from nnunet_svl.runtime.distributed import rank_and_world, run_synchronised_round, shard
 from nnunet_svl.runtime.label_store import LabelStore
 
 LoadCase = Callable[[str], tuple[np.ndarray, np.ndarray, Optional[dict]]]
@@ -33,6 +33,8 @@ Forward = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 """network input patch → (logits, decoder features), no deep supervision."""
 Infer = Callable[[np.ndarray, Callable[[torch.Tensor], dict]], dict[str, np.ndarray]]
 """(case data, per-patch callback) → blended whole-case maps."""
+InferMany = Callable[[list, Callable[[torch.Tensor], dict]], list]
+"""(several cases' data, per-patch callback) → their blended maps, several tiles per network call."""
 Observe = Callable[[RoundPlan, CaseRound, np.ndarray, dict], None]
 
 
@@ -161,10 +163,18 @@ class LabelRoundEngine:
 
     def run(self, plan: RoundPlan, cases: Sequence[str], load_case: LoadCase, infer: Infer,
             forward: Forward, observe: Optional[Observe] = None,
-            references: Optional[Callable[[str], dict]] = None) -> tuple[int, dict]:
+            references: Optional[Callable[[str], dict]] = None, infer_many: Optional[InferMany] = None,
+            group_voxels: int = 0) -> tuple[int, dict]:
         """Process every case (this rank's share under DDP) and commit the round; (round index, summed counts).
         ``observe(plan, case, label at the round's start, counts)`` sees every case before it is staged
-        (diagnostics); ``references(case)`` gives oracle ablations the given and clean labels."""
+        (diagnostics); ``references(case)`` gives oracle ablations the given and clean labels. With ``infer_many``,
+        consecutive small cases (together at most ``group_voxels`` voxels) are inferred in one batched pass
+        (:class:`GroupedInference`); each case is still updated and staged on its own, in the same order."""
+        if infer_many is not None:
+            grouped = GroupedInference(self, plan, shard(cases, *rank_and_world()), load_case, infer_many, forward,
+                                       group_voxels)
+            load_case, infer = grouped.load_case, grouped.infer
+
         def finish(totals: dict) -> Optional[list[str]]:
             for part in self.parts:
                 part.finish_round(plan, totals)
@@ -198,3 +208,58 @@ class LabelRoundEngine:
 
         run_synchronised_round(self.store, cases, init_case, summary={"kind": parts[0].initial_kind},
                                before_commit=lambda totals: self.excluded_cases())
+
+
+class GroupedInference:
+    """A round's whole-case inference for several small cases at once [ours, overhead].
+
+    ``load_case(case)`` loads the case and, when its maps are not computed yet, also the next cases of this rank's
+    share that need the same per-patch maps (the parts' ``wants_patch_maps``), up to ``group_voxels`` voxels in all,
+    and infers the group in one batched pass; ``infer(data, patch_fn)`` then returns the maps of the case just loaded.
+    A case larger than ``group_voxels`` is inferred alone (its own tiles still batched). At most one group of cases and
+    maps is held in memory."""
+
+    def __init__(self, engine: LabelRoundEngine, plan: RoundPlan, order: Sequence[str], load: LoadCase,
+                 infer_many: InferMany, forward: Forward, group_voxels: int):
+        self.engine, self.plan, self.order = engine, plan, list(order)
+        self.load, self.infer_many, self.forward = load, infer_many, forward
+        self.group_voxels = int(group_voxels)
+        self.cache: dict[str, tuple] = {}
+        self.pending: dict[str, tuple] = {}
+        self.current: Optional[str] = None
+
+    def _wants(self, case: str) -> tuple:
+        return tuple(p.wants_patch_maps(self.plan, case) for p in self.engine.parts)
+
+    def _fill(self, case: str) -> None:
+        self.cache.clear()
+        start = self.order.index(case) if case in self.order else None
+        group: list[str] = []
+        loaded: dict[str, tuple] = {}
+        voxels = 0
+        for other in (self.order[start:] if start is not None else [case]):
+            if group and self._wants(other) != self._wants(case):
+                break
+            arrays = self.pending.pop(other, None) or self.load(other)
+            size = int(np.prod(arrays[0].shape[1:]))
+            if group and voxels + size > self.group_voxels:
+                self.pending = {other: arrays}     # loaded already: the next group starts with it
+                break
+            group.append(other)
+            loaded[other] = arrays
+            voxels += size
+        maps = self.infer_many([loaded[c][0] for c in group], self.engine.patch_callback(self.plan, self.forward, case))
+        for c, m in zip(group, maps):
+            self.cache[c] = (*loaded[c], m)
+
+    def load_case(self, case: str):
+        if case not in self.cache:
+            self._fill(case)
+        self.current = case
+        data, label, stats, _ = self.cache[case]
+        return data, label, stats
+
+    def infer(self, data: np.ndarray, patch_fn) -> dict[str, np.ndarray]:
+        maps = self.cache.pop(self.current)[3]
+        self.current = None
+        return maps

@@ -140,6 +140,11 @@ class SVLConfig:
     Empty: off."""
     correction_max_rounds: int = 0
     """0 = unlimited."""
+    round_tile_batch: int = 4
+    """[ours, overhead] Patches per network call in a label round's whole-case inference: the tiles of a large case,
+    or several small cases (up to this many patch volumes) at once. Results equal one tile per call up to float
+    rounding. On 2 CPU cores the benchmark's narrow network took ~0.75 s per 40³ patch one at a time and ~0.2 s per
+    patch four at a time (BENCHMARKS.md, overhead). 1 = one tile per call."""
     correction_min_agreement: float = 0.3
     """[ours] A correction round flips labels only when, in the previous label round, the network's prediction agreed
     with the labels in force at least this much (foreground Dice summed over the training cases); otherwise the round
@@ -223,6 +228,8 @@ class SVLConfig:
             bad("omega_normalisation", "must be 'case' or 'class_across_cases'")
         if self.t_max < 1:
             bad("t_max", "must be >= 1")
+        if self.round_tile_batch < 1:
+            bad("round_tile_batch", "must be >= 1")
         if not 0 <= self.gamma <= 1:
             bad("gamma", "must be in [0, 1]")
         if not 0 < self.action_scale <= 1:

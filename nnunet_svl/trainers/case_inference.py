@@ -32,40 +32,64 @@ def _pad_to_at_least(x: torch.Tensor, size: tuple[int, ...]) -> tuple[torch.Tens
     return x, tuple(slice(b, b + d) for b, d in zip(before, spatial))
 
 
-def _sliding_window_nd(data: torch.Tensor, patch_size: tuple[int, ...], step_size: float, patch_fn: PatchFn,
-                       device: torch.device) -> dict[str, torch.Tensor]:
-    data, unpad = _pad_to_at_least(data, patch_size)
-    spatial = tuple(data.shape[1:])
-    steps = compute_steps_for_sliding_window(spatial, patch_size, step_size)
+def _blend_many(items: list[torch.Tensor], patch_size: tuple[int, ...], step_size: float, patch_fn: PatchFn,
+                device: torch.device, tile_batch: int) -> list[dict[str, torch.Tensor]]:
+    """Sliding-window blend of ``patch_fn``'s maps over every item (C, *sp), ``tile_batch`` tiles per call: the tiles of
+    all items in order, several cases' tiles in one call when the cases are small [ours, overhead]. The sums are added
+    tile by tile in the same order whatever ``tile_batch`` is."""
+    padded = [_pad_to_at_least(x, patch_size) for x in items]
     gaussian = compute_gaussian(tuple(patch_size), sigma_scale=1. / 8, value_scaling_factor=10,
                                 dtype=torch.float32, device=device)
-    sums: dict[str, torch.Tensor] = {}
-    weight = torch.zeros(spatial, dtype=torch.float32, device=device)
-    for corner in itertools.product(*steps):
-        sl = tuple(slice(c, c + p) for c, p in zip(corner, patch_size))
-        patch = data[(slice(None), *sl)][None].to(device)
-        outputs = patch_fn(patch)
-        for name, value in outputs.items():
-            value = value[0].float()
-            if name not in sums:
-                sums[name] = torch.zeros((value.shape[0], *spatial), dtype=torch.float32, device=device)
-            sums[name][(slice(None), *sl)] += value * gaussian
-        weight[sl] += gaussian
-    return {name: (s / weight)[(slice(None), *unpad)] for name, s in sums.items()}
+    tiles = []   # (item index, slicer)
+    for i, (x, _) in enumerate(padded):
+        steps = compute_steps_for_sliding_window(tuple(x.shape[1:]), patch_size, step_size)
+        tiles += [(i, tuple(slice(c, c + p) for c, p in zip(corner, patch_size))) for corner in itertools.product(*steps)]
+    sums: list[dict[str, torch.Tensor]] = [{} for _ in items]
+    weights = [torch.zeros(tuple(x.shape[1:]), dtype=torch.float32, device=device) for x, _ in padded]
+    for start in range(0, len(tiles), max(1, int(tile_batch))):
+        chunk = tiles[start:start + max(1, int(tile_batch))]
+        patches = torch.stack([padded[i][0][(slice(None), *sl)] for i, sl in chunk]).to(device)
+        outputs = patch_fn(patches)
+        for j, (i, sl) in enumerate(chunk):
+            for name, value in outputs.items():
+                v = value[j].float()
+                if name not in sums[i]:
+                    sums[i][name] = torch.zeros((v.shape[0], *weights[i].shape), dtype=torch.float32, device=device)
+                sums[i][name][(slice(None), *sl)] += v * gaussian
+            weights[i][sl] += gaussian
+    return [{name: (s / w)[(slice(None), *unpad)] for name, s in sm.items()}
+            for sm, w, (_, unpad) in zip(sums, weights, padded)]
 
 
 @torch.no_grad()
+def sliding_window_maps_many(datas: list, patch_size: tuple[int, ...], patch_fn: PatchFn, device: torch.device,
+                             step_size: float = 0.5, tile_batch: int = 1) -> list[dict[str, np.ndarray]]:
+    """:func:`sliding_window_maps` of several cases at once, ``tile_batch`` tiles per network call (config
+    ``round_tile_batch``). On 2 CPU cores one forward pass of the benchmark's narrow network took ~0.75 s for one 40³
+    patch and ~0.2 s per patch for four (BENCHMARKS.md, overhead): label rounds over small cases were mostly
+    batch-1 overhead. ``patch_fn`` must treat the patches of a batch independently (nnU-Net's networks in eval mode
+    do: instance normalisation)."""
+    xs = [torch.as_tensor(np.asarray(d), dtype=torch.float32) for d in datas]
+    patch_size = tuple(int(p) for p in patch_size)
+    if len(patch_size) == 3:
+        return [{k: v.cpu().numpy() for k, v in out.items()}
+                for out in _blend_many(xs, patch_size, step_size, patch_fn, device, tile_batch)]
+    # 2-D configurations: every slice along the first spatial axis is an item, as nnU-Net's predictor does
+    items = [x[:, z] for x in xs for z in range(x.shape[1])]
+    blended = _blend_many(items, patch_size, step_size, patch_fn, device, tile_batch)
+    results, start = [], 0
+    for x in xs:
+        slices = blended[start:start + x.shape[1]]
+        start += x.shape[1]
+        results.append({k: torch.stack([s[k] for s in slices], dim=1).cpu().numpy() for k in slices[0]})
+    return results
+
+
 def sliding_window_maps(data: np.ndarray | torch.Tensor, patch_size: tuple[int, ...], patch_fn: PatchFn,
-                        device: torch.device, step_size: float = 0.5) -> dict[str, np.ndarray]:
+                        device: torch.device, step_size: float = 0.5, tile_batch: int = 1) -> dict[str, np.ndarray]:
     """Blend ``patch_fn``'s per-patch maps over a whole case.
 
     ``data``: preprocessed case (C, *spatial) with 3 spatial axes. ``patch_size``: the configuration's patch size
     (2 or 3 axes). Returns float32 maps (channels, *spatial) keyed like ``patch_fn``'s outputs.
     """
-    x = torch.as_tensor(np.asarray(data), dtype=torch.float32)
-    patch_size = tuple(int(p) for p in patch_size)
-    if len(patch_size) == 3:
-        out = _sliding_window_nd(x, patch_size, step_size, patch_fn, device)
-        return {k: v.cpu().numpy() for k, v in out.items()}
-    slices = [_sliding_window_nd(x[:, z], patch_size, step_size, patch_fn, device) for z in range(x.shape[1])]
-    return {k: torch.stack([s[k] for s in slices], dim=1).cpu().numpy() for k in slices[0]}
+    return sliding_window_maps_many([data], patch_size, patch_fn, device, step_size, tile_batch)[0]

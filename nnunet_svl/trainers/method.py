@@ -33,7 +33,7 @@ from nnunet_svl.runtime.distributed import all_gather_list
 from nnunet_svl.teacher.part import TeacherGatePart
 from nnunet_svl.runtime.seeding import train_seed_from_env
 from nnunet_svl.trainers.base import nnUNetTrainerSVLBase, unwrap_module
-from nnunet_svl.trainers.case_inference import sliding_window_maps
+from nnunet_svl.trainers.case_inference import sliding_window_maps, sliding_window_maps_many
 from nnunet_svl.runtime.errors import SVLInputError
 from nnunet_svl.trainers.diagnostics import CLEAN_LABELS_ENV_VAR, QUALITY_KEYS
 
@@ -131,6 +131,7 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
                                 "clean training labels", "set it to the clean label folder (nnunet-svl benchmark "
                                 "does) or train a trainer without 'Oracle' in its name")
         self.label_space = LabelSpace.of(self.label_manager)
+        self._round_given: Optional[dict[str, np.ndarray]] = None
         # parts first: the teacher is a copy of the network and must not copy the feature hook registered after it
         self.parts = self.method_parts()
         self.feature_hook = DecoderFeatureHook(self.network)
@@ -186,13 +187,19 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
     def _case_arrays(self, case: str):
         """Preprocessed data (C, *sp), the label currently in force (1, *sp) and DALE's stored loss statistics."""
         data, given = self.preprocessed_case(case)
-        self._round_given = (case, given)        # read once per case and round (see _references)
+        if self._round_given is not None:        # in a label round: read once per case (see _references)
+            self._round_given[case] = given
         stored = self.label_store.load(case)
         label = stored.label if stored is not None else given
         return data, label.astype(np.int16), self.label_store.load_stats(case)
 
     def _infer(self, data: np.ndarray, patch_fn) -> dict[str, np.ndarray]:
-        return sliding_window_maps(data, self.configuration_manager.patch_size, patch_fn, self.device)
+        return sliding_window_maps(data, self.configuration_manager.patch_size, patch_fn, self.device,
+                                   tile_batch=self.cfg.round_tile_batch)
+
+    def _infer_many(self, datas: list, patch_fn) -> list[dict[str, np.ndarray]]:
+        return sliding_window_maps_many(datas, self.configuration_manager.patch_size, patch_fn, self.device,
+                                        tile_batch=self.cfg.round_tile_batch)
 
     def prepare_label_store(self) -> None:
         """The parts' initial rounds on a fresh run (DALE: the given labels with ω = 1 and boundary membership)."""
@@ -207,6 +214,8 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
             return None
         t0 = time.time()
         had_ds = self.deep_supervision_enabled()
+        # the given labels the round's references read (popped there); only kept when references are read
+        self._round_given = {} if self.cfg.oracle_gate != "none" or self.cfg.case_gate else None
         self.network.eval()
         self.set_deep_supervision_enabled(False)
         try:
@@ -215,8 +224,12 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
                                                         if self.teacher_feature_hook is not None else self._forward,
                                                         self._observe_case if self.diagnostics_enabled else None,
                                                         self._references if self.cfg.oracle_gate != "none"
-                                                        or self.cfg.case_gate else None)
+                                                        or self.cfg.case_gate else None,
+                                                        infer_many=self._infer_many,
+                                                        group_voxels=self.cfg.round_tile_batch
+                                                        * int(np.prod(self.configuration_manager.patch_size)))
         finally:
+            self._round_given = None
             self.set_deep_supervision_enabled(had_ds)   # the trainer's state, not forced on
             self.network.train()
         seconds = time.time() - t0
@@ -233,8 +246,8 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
 
     def _references(self, case: str) -> dict:
         """The given label (teacher gate) and, for ORACLE ablations only, the clean label of a training case."""
-        cached = getattr(self, "_round_given", None)
-        refs = {"given": cached[1] if cached is not None and cached[0] == case else self.given_label(case)}
+        cached = (self._round_given or {}).pop(case, None)
+        refs = {"given": cached if cached is not None else self.given_label(case)}
         if self.cfg.oracle_gate != "none":
             refs["clean"] = self.clean_label(case)
         return refs
