@@ -1,10 +1,14 @@
-"""`nnunet-svl audit` on a dataset whose preprocessing RESAMPLES: two of five cases have 2 mm slices while the
-target spacing is the median (1 mm), so nnU-Net resamples them to twice as many slices. The audit must map the label
-store back to each case's original geometry: unchanged labels exactly, a painted block where it was painted."""
+"""`nnunet-svl audit` on a dataset whose preprocessing RESAMPLES: two of five cases have thicker slices than the target
+spacing (the median), so nnU-Net resamples them to more slices. The audit must map the label store back to each
+case's original geometry: unchanged labels exactly, a painted block where it was painted. Two geometries: 1 mm
+isotropic with 2 mm cases (nnU-Net resamples all axes together), and anisotropic 0.8 × 0.8 × 3 mm with 4.5 mm cases
+(z / in-plane > 3: nnU-Net's separate-z resampling, in-plane and z apart)."""
 from __future__ import annotations
 
 import pickle
 import subprocess
+
+import pytest
 
 import numpy as np
 import SimpleITK as sitk
@@ -15,31 +19,43 @@ from nnunet_svl.tools.pipeline import NNUNetWorkspace, _bin
 from nnunet_svl.tools.plans import write_narrow_plans
 from variant_datasets import write_variant_dataset
 
-RESAMPLE_ID = 987
 NARROW = "nnUNetPlans_narrow"
 THICK = ("Resampled_000", "Resampled_001")
+# name: (dataset id, slices, spacing of most cases (x, y, z), z spacing of the THICK cases)
+GEOMETRIES = {"isotropic": (987, 16, (1.0, 1.0, 1.0), 2.0),
+              "separate_z": (988, 10, (0.8, 0.8, 3.0), 4.5)}
 
 
-def _build(ws: NNUNetWorkspace) -> None:
-    folder = write_variant_dataset(ws.raw, RESAMPLE_ID, "Resampled", n_train=5, n_test=1, shape_zyx=(16, 32, 32),
-                                   seed=8)
-    for case in THICK:                        # same voxels, 2 mm slices: nnU-Net resamples these cases
-        for path in (folder / "imagesTr" / f"{case}_0000.nii.gz", folder / "labelsTr" / f"{case}.nii.gz"):
-            img = sitk.ReadImage(str(path))
-            sx, sy, _ = img.GetSpacing()
-            img.SetSpacing((sx, sy, 2.0))
-            sitk.WriteImage(img, str(path), useCompression=True)
-    ws.plan_and_preprocess(RESAMPLE_ID, num_processes=1, verify=False)
-    write_narrow_plans(ws.preprocessed, RESAMPLE_ID, target_plans=NARROW)
+def _builder(geometry: str):
+    dataset_id, slices, spacing, thick_z = GEOMETRIES[geometry]
+
+    def build(ws: NNUNetWorkspace) -> None:
+        folder = write_variant_dataset(ws.raw, dataset_id, "Resampled", n_train=5, n_test=1,
+                                       shape_zyx=(slices, 32, 32), seed=8, spacing=spacing)
+        for case in THICK:                    # same voxels, thicker slices: nnU-Net resamples these cases
+            for path in (folder / "imagesTr" / f"{case}_0000.nii.gz", folder / "labelsTr" / f"{case}.nii.gz"):
+                img = sitk.ReadImage(str(path))
+                sx, sy, _ = img.GetSpacing()
+                img.SetSpacing((sx, sy, thick_z))
+                sitk.WriteImage(img, str(path), useCompression=True)
+        ws.plan_and_preprocess(dataset_id, num_processes=1, verify=False)
+        write_narrow_plans(ws.preprocessed, dataset_id, target_plans=NARROW)
+
+    return build
 
 
-def test_audit_maps_resampled_cases_back(tmp_path_factory, tmp_path):
+@pytest.mark.parametrize("geometry", sorted(GEOMETRIES))
+def test_audit_maps_resampled_cases_back(tmp_path_factory, tmp_path, geometry):
     import shutil
 
+    from nnunetv2.preprocessing.resampling.default_resampling import get_do_separate_z
     from nnunetv2.training.dataloading.nnunet_dataset import infer_dataset_class
 
-    ws = shared_workspace(tmp_path_factory, "resample_ws", _build)
-    ds = next(ws.raw.glob(f"Dataset{RESAMPLE_ID}_*"))
+    dataset_id, _, spacing, thick_z = GEOMETRIES[geometry]
+    ws = shared_workspace(tmp_path_factory, f"resample_ws_{geometry}", _builder(geometry))
+    ds = next(ws.raw.glob(f"Dataset{dataset_id}_*"))
+    # the geometry exercises the resampling path it is named after (nnU-Net's own rule, spacing in z, y, x)
+    assert get_do_separate_z((thick_z, spacing[1], spacing[0])) == (geometry == "separate_z")
     pre = ws.preprocessed / ds.name
     folder = pre / "nnUNetPlans_3d_fullres"
     run = tmp_path / ds.name / f"nnUNetTrainerSVLDRL__{NARROW}__3d_fullres"
@@ -76,4 +92,4 @@ def test_audit_maps_resampled_cases_back(tmp_path_factory, tmp_path):
             changes = sitk.GetArrayFromImage(sitk.ReadImage(str(out / f"{case}_changes.nii.gz")))
             assert np.array_equal(changes > 0, orig > 0)
     props = pickle.loads((folder / f"{changed}.pkl").read_bytes())
-    assert props["spacing"][0] == 2.0                     # (z, y, x): the original 2 mm slices
+    assert props["spacing"][0] == thick_z                 # (z, y, x): the original thick slices
