@@ -8,9 +8,8 @@ from __future__ import annotations
 import pickle
 import subprocess
 
-import pytest
-
 import numpy as np
+import pytest
 import SimpleITK as sitk
 
 from conftest import shared_workspace

@@ -161,7 +161,7 @@ class LabelRoundEngine:
                               stats=cr.new_stats.to_arrays() if cr.new_stats is not None else None)
         return counts
 
-    def run(self, plan: RoundPlan, cases: Sequence[str], load_case: LoadCase, infer: Infer,
+    def run(self, plan: RoundPlan, cases: Sequence[str], load_case: LoadCase, infer: Optional[Infer],
             forward: Forward, observe: Optional[Observe] = None,
             references: Optional[Callable[[str], dict]] = None, infer_many: Optional[InferMany] = None,
             group_voxels: int = 0) -> tuple[int, dict]:
@@ -169,7 +169,10 @@ class LabelRoundEngine:
         ``observe(plan, case, label at the round's start, counts)`` sees every case before it is staged
         (diagnostics); ``references(case)`` gives oracle ablations the given and clean labels. With ``infer_many``,
         consecutive small cases (together at most ``group_voxels`` voxels) are inferred in one batched pass
-        (:class:`GroupedInference`); each case is still updated and staged on its own, in the same order."""
+        (:class:`GroupedInference`; ``infer`` is then not used and may be None); each case is still updated and
+        staged on its own, in the same order."""
+        if infer_many is None and infer is None:
+            raise ValueError("LabelRoundEngine.run needs infer or infer_many")
         if infer_many is not None:
             grouped = GroupedInference(self, plan, shard(cases, *rank_and_world()), load_case, infer_many, forward,
                                        group_voxels)
@@ -232,13 +235,14 @@ class GroupedInference:
         return tuple(p.wants_patch_maps(self.plan, case) for p in self.engine.parts)
 
     def _fill(self, case: str) -> None:
+        """Load and infer the group that starts with ``case`` (this rank's next case without maps)."""
         self.cache.clear()
-        start = self.order.index(case) if case in self.order else None
+        wants = self._wants(case)
         group: list[str] = []
         loaded: dict[str, tuple] = {}
         voxels = 0
-        for other in (self.order[start:] if start is not None else [case]):
-            if group and self._wants(other) != self._wants(case):
+        for other in self.order[self.order.index(case):]:
+            if group and self._wants(other) != wants:
                 break
             arrays = self.pending.pop(other, None) or self.load(other)
             size = int(np.prod(arrays[0].shape[1:]))

@@ -46,8 +46,9 @@ def _blend_many(items: list[torch.Tensor], patch_size: tuple[int, ...], step_siz
         tiles += [(i, tuple(slice(c, c + p) for c, p in zip(corner, patch_size))) for corner in itertools.product(*steps)]
     sums: list[dict[str, torch.Tensor]] = [{} for _ in items]
     weights = [torch.zeros(tuple(x.shape[1:]), dtype=torch.float32, device=device) for x, _ in padded]
-    for start in range(0, len(tiles), max(1, int(tile_batch))):
-        chunk = tiles[start:start + max(1, int(tile_batch))]
+    per_call = max(1, int(tile_batch))
+    for start in range(0, len(tiles), per_call):
+        chunk = tiles[start:start + per_call]
         patches = torch.stack([padded[i][0][(slice(None), *sl)] for i, sl in chunk]).to(device)
         outputs = patch_fn(patches)
         for j, (i, sl) in enumerate(chunk):

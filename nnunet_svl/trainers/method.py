@@ -33,7 +33,7 @@ from nnunet_svl.runtime.distributed import all_gather_list
 from nnunet_svl.teacher.part import TeacherGatePart
 from nnunet_svl.runtime.seeding import train_seed_from_env
 from nnunet_svl.trainers.base import nnUNetTrainerSVLBase, unwrap_module
-from nnunet_svl.trainers.case_inference import sliding_window_maps, sliding_window_maps_many
+from nnunet_svl.trainers.case_inference import sliding_window_maps_many
 from nnunet_svl.runtime.errors import SVLInputError
 from nnunet_svl.trainers.diagnostics import CLEAN_LABELS_ENV_VAR, QUALITY_KEYS
 
@@ -193,10 +193,6 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
         label = stored.label if stored is not None else given
         return data, label.astype(np.int16), self.label_store.load_stats(case)
 
-    def _infer(self, data: np.ndarray, patch_fn) -> dict[str, np.ndarray]:
-        return sliding_window_maps(data, self.configuration_manager.patch_size, patch_fn, self.device,
-                                   tile_batch=self.cfg.round_tile_batch)
-
     def _infer_many(self, datas: list, patch_fn) -> list[dict[str, np.ndarray]]:
         return sliding_window_maps_many(datas, self.configuration_manager.patch_size, patch_fn, self.device,
                                         tile_batch=self.cfg.round_tile_batch)
@@ -214,17 +210,17 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
             return None
         t0 = time.time()
         had_ds = self.deep_supervision_enabled()
+        reads_references = self.cfg.oracle_gate != "none" or self.cfg.case_gate
         # the given labels the round's references read (popped there); only kept when references are read
-        self._round_given = {} if self.cfg.oracle_gate != "none" or self.cfg.case_gate else None
+        self._round_given = {} if reads_references else None
         self.network.eval()
         self.set_deep_supervision_enabled(False)
         try:
             round_index, totals = self.round_engine.run(plan, self.training_case_ids(), self._case_arrays,
-                                                        self._infer, self._forward_teacher
+                                                        None, self._forward_teacher
                                                         if self.teacher_feature_hook is not None else self._forward,
                                                         self._observe_case if self.diagnostics_enabled else None,
-                                                        self._references if self.cfg.oracle_gate != "none"
-                                                        or self.cfg.case_gate else None,
+                                                        self._references if reads_references else None,
                                                         infer_many=self._infer_many,
                                                         group_voxels=self.cfg.round_tile_batch
                                                         * int(np.prod(self.configuration_manager.patch_size)))
