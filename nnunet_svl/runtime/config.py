@@ -143,8 +143,8 @@ class SVLConfig:
     round_tile_batch: int = 4
     """[ours, overhead] Patches per network call in a label round's whole-case inference: the tiles of a large case,
     or several small cases (up to this many patch volumes) at once. Results equal one tile per call up to float
-    rounding. On 2 CPU cores the benchmark's narrow network took ~0.75 s per 40³ patch one at a time and ~0.2 s per
-    patch four at a time (BENCHMARKS.md, overhead). 1 = one tile per call."""
+    rounding. On 2 CPU cores the benchmark's narrow network took about 3× longer per 40³ patch one at a time than four
+    at a time (0.225 s against 0.079 s; BENCHMARKS.md, overhead). 1 = one tile per call."""
     correction_min_agreement: float = 0.3
     """[ours] A correction round flips labels only when, in the previous label round, the network's prediction agreed
     with the labels in force at least this much (foreground Dice summed over the training cases); otherwise the round

@@ -66,8 +66,8 @@ def _blend_many(items: list[torch.Tensor], patch_size: tuple[int, ...], step_siz
 def sliding_window_maps_many(datas: list, patch_size: tuple[int, ...], patch_fn: PatchFn, device: torch.device,
                              step_size: float = 0.5, tile_batch: int = 1) -> list[dict[str, np.ndarray]]:
     """:func:`sliding_window_maps` of several cases at once, ``tile_batch`` tiles per network call (config
-    ``round_tile_batch``). On 2 CPU cores one forward pass of the benchmark's narrow network took ~0.75 s for one 40³
-    patch and ~0.2 s per patch for four (BENCHMARKS.md, overhead): label rounds over small cases were mostly
+    ``round_tile_batch``). On 2 CPU cores one forward pass of the benchmark's narrow network took about 3× longer per
+    40³ patch one at a time than four at a time (BENCHMARKS.md, overhead): label rounds over small cases were mostly
     batch-1 overhead. ``patch_fn`` must treat the patches of a batch independently (nnU-Net's networks in eval mode
     do: instance normalisation)."""
     xs = [torch.as_tensor(np.asarray(d), dtype=torch.float32) for d in datas]
