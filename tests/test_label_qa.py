@@ -7,12 +7,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shutil
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from conftest import NARROW, NOISY_ID, noisy_dataset_dir
+from conftest import NARROW, NOISY_ID, TEST_ENV, noisy_dataset_dir
+from variant_datasets import write_variant_dataset
+from nnunet_svl.tools.audit import write_image_like
+from nnunet_svl.tools.plans import write_narrow_plans
 from nnunet_svl.runtime.errors import SVLInputError
 from nnunet_svl.tools.label_qa import run_label_qa
 from nnunet_svl.tools.pipeline import NNUNetWorkspace
@@ -85,3 +89,56 @@ def test_label_qa_from_five_held_out_folds(nnunet_ws, tmp_path):
         expected = np.where(issues, 2, old) if case in summary["flagged"] else old
         assert np.array_equal(new, expected)
     assert _digest(raw) == before     # the given dataset is untouched
+
+
+REGIONS_QA_ID = 976
+
+
+def test_label_qa_on_a_region_based_dataset(tmp_path):
+    """Regions (nnU-Net's sigmoid outputs, one channel per region): every region judged on its own, the case by its
+    worst region. Two of five cases lost their core (2 → 1): wrong for the region "core", right for "whole"."""
+    ws = NNUNetWorkspace.create(tmp_path / "ws", extra_env=TEST_ENV)
+    raw = write_variant_dataset(ws.raw, REGIONS_QA_ID, "RegionsQA", n_train=5, n_test=1, num_classes=2,
+                                regions=True, seed=7)
+    clean = raw / "labelsTr_clean"
+    shutil.copytree(raw / "labelsTr", clean)
+    ds = load_raw_dataset(raw)
+    noisy = ds.training_cases[:2]
+    for case in noisy:
+        img = sitk.ReadImage(str(ds.label_path(case)))
+        label = sitk.GetArrayFromImage(img)
+        assert (label == 2).any()
+        write_image_like(np.where(label == 2, 1, label).astype(label.dtype), img, ds.label_path(case))
+    ws.plan_and_preprocess(REGIONS_QA_ID, num_processes=1, verify=False)
+    write_narrow_plans(ws.preprocessed, REGIONS_QA_ID, target_plans=NARROW)
+    for fold in range(5):
+        ws.train(REGIONS_QA_ID, TRAINER, fold=fold, plans=NARROW, extra_args=["--npz"])
+    run_dir = ws.run_folder(raw.name, TRAINER, plans=NARROW)
+    with np.load(next((run_dir / "fold_0" / "validation").glob("*.npz"))) as z:
+        assert z["probabilities"].shape[0] == 2      # nnU-Net wrote one sigmoid channel per region, no background
+
+    out = tmp_path / "qa"
+    summary = run_label_qa(run_dir, raw, out, clean_labels=clean, n_overlays=1, progress=lambda *_: None)
+    assert summary["regions"] == ["whole", "core"]
+    assert set(summary["temperature"]) == {"whole", "core"}
+    assert all(0.05 < t < 20 for t in summary["temperature"].values())
+    assert all(len(t) == 2 for t in summary["class_thresholds"].values())
+    assert set(summary["noisy_cases"]) == set(noisy)
+    assert 0.0 <= summary["case_auroc"] <= 1.0 and 0.0 <= summary["voxel_auroc"] <= 1.0
+    rows = list(csv.DictReader(open(out / "label_qa.csv")))
+    assert sorted(r["case"] for r in rows) == sorted(ds.training_cases)
+    assert {"dice_whole", "dice_core"} <= set(rows[0])
+    for r in rows:      # the case's score is its worst region's
+        dice = [float(r[k]) for k in ("dice_whole", "dice_core") if r[k] != ""]
+        assert float(r["noise_score"]) == pytest.approx(1 - min(dice), abs=1e-3)
+    voxels = sum(sitk.GetArrayFromImage(sitk.ReadImage(str(ds.label_path(c)))).size for c in ds.training_cases)
+    confusion = list(csv.DictReader(open(out / "confusion.csv")))
+    assert [r["given \\ held-out"] for r in confusion] == ["whole: outside", "whole: inside", "core: outside",
+                                                            "core: inside"]
+    for region in ("whole", "core"):
+        assert sum(int(r["outside"]) + int(r["inside"]) for r in confusion if r["given \\ held-out"].startswith(
+            region)) == voxels
+    for case in ds.training_cases:
+        s = sitk.GetArrayFromImage(sitk.ReadImage(str(out / f"{case}_suspicion{ds.file_ending}")))
+        assert s.shape == sitk.GetArrayFromImage(sitk.ReadImage(str(ds.label_path(case)))).shape
+        assert 0 <= s.min() and s.max() <= 1

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from nnunet_svl.qa.held_out import (balanced_sample, calibrate, case_score, class_thresholds, confusion_counts,
-                                    fit_temperature, given_probability, voxel_suspicion)
+                                    fit_temperature, given_probability, region_problem, voxel_suspicion)
 
 
 def test_calibrate_is_softmax_of_log_probabilities_over_t():
@@ -64,3 +64,21 @@ def test_case_score_is_the_worst_class_dice_and_confusion_counts():
     assert confusion_counts(probs, label).tolist() == [[1, 0, 0], [0, 1, 1], [0, 1, 1]]
     empty = case_score("e", np.stack([np.ones(4), np.zeros(4)]), np.zeros(4, int), np.zeros(4, bool))
     assert empty.noise_score == 0.0 and empty.per_class == {}
+
+
+def test_region_problem_is_membership_against_one_minus_p_and_p():
+    # BraTS-style region "whole" = {1, 2} on 5 voxels labelled 0, 1, 2, 2, ignore(−1); sigmoid outputs p_whole
+    label = np.array([0, 1, 2, 2, -1])
+    p_whole = np.array([0.2, 0.9, 0.15, 0.7, 0.5])
+    probs, membership = region_problem(p_whole, label, (1, 2))
+    assert membership.tolist() == [0, 1, 1, 1, -1]
+    assert probs[0] == pytest.approx([0.8, 0.1, 0.85, 0.3, 0.5]) and probs[1] == pytest.approx(p_whole)
+    # the two-class machinery then judges the region: voxel 2 (inside the label, p 0.15) is the suspect one
+    assert given_probability(probs, membership) == pytest.approx([0.8, 0.9, 0.15, 0.7, 1.0])
+    t = class_thresholds([probs], [membership])     # outside: 0.8; inside: (0.9 + 0.15 + 0.7) / 3
+    assert t == pytest.approx([0.8, 1.75 / 3])
+    # voxel 2: p_inside .15 < .583 and p_outside .85 >= .8 → issue; voxel 3: p_inside .7 is above its threshold
+    _, issue = voxel_suspicion(probs, membership, t)
+    assert issue.tolist() == [False, False, True, False, False]
+    # region "core" = {2}: voxel 1 (label 1) is outside it
+    assert region_problem(np.array([0.1, 0.6, 0.8, 0.9, 0.5]), label, (2,))[1].tolist() == [0, 0, 1, 1, -1]

@@ -20,7 +20,11 @@ network that memorised it. Plain numpy; the I/O is in :mod:`nnunet_svl.tools.lab
    outlier rule as the teacher gate (:func:`nnunet_svl.teacher.case_flags.flag_cases`).
 5. **Confusion** (:func:`confusion_counts`): voxel counts of (given label, held-out argmax).
 
-Labels only (softmax outputs); nnU-Net's ignore label is excluded from everything.
+Regions (nnU-Net's region-based training, one sigmoid channel per region): every region is its own two-class
+problem — outside / inside, the given membership against [1 − p_r, p_r] (:func:`region_problem`) — with its own
+temperature and thresholds; a voxel's suspicion is its largest over the regions, a label issue in any region is an
+issue, and a case's quality is the minimum Dice over its regions [ours]. nnU-Net's ignore label is excluded from
+everything.
 """
 from __future__ import annotations
 
@@ -30,6 +34,16 @@ from typing import Optional, Sequence
 import numpy as np
 
 EPS = 1e-6
+
+
+def region_problem(region_probability: np.ndarray, label: np.ndarray,
+                   members: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """One region of a region-based dataset as a two-class problem: probabilities (2, *sp) = [1 − p_r, p_r] and the
+    given membership (1 where the label value is one of ``members``, 0 elsewhere, −1 where ``label`` < 0: ignored)."""
+    p = np.clip(region_probability.astype(np.float32), 0.0, 1.0)
+    inside = np.isin(label, np.asarray(members))
+    membership = np.where(label < 0, -1, inside.astype(np.int16)).astype(np.int16)
+    return np.stack([1.0 - p, p]), membership
 
 
 def calibrate(probs: np.ndarray, temperature: float) -> np.ndarray:

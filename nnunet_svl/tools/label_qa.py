@@ -4,11 +4,13 @@ Reads only nnU-Net's standard outputs: ``RUN_DIR/fold_K/validation/<case>.npz`` 
 ``nnUNetv2_train ... --npz``, in the original image geometry) and the raw dataset's ``labelsTr``. The algorithm is in
 :mod:`nnunet_svl.qa.held_out` (calibration, confident-learning thresholds, voxel suspicion, case scores). Writes:
 
-* ``label_qa.csv`` — cases ranked by noise score (1 − the minimum over classes of the Dice of the held-out prediction
-  with the given label), whether the robust outlier rule flags them, per-class Dice, label-issue voxels;
+* ``label_qa.csv`` — cases ranked by noise score (1 − the minimum over classes — or regions — of the Dice of the
+  held-out prediction with the given label), whether the robust outlier rule flags them, per-class (``dice_class_c``)
+  or per-region (``dice_<region>``) Dice, label-issue voxels;
 * ``<case>_suspicion<ending>`` — 1 − calibrated held-out probability of the given label (float, the label's
   geometry), and ``<case>_issues<ending>`` — the label-issue voxels (1), for 3D Slicer / ITK-SNAP over the image;
-* ``confusion.csv`` — voxel counts of (given label, held-out argmax);
+* ``confusion.csv`` — voxel counts of (given label, held-out argmax); for regions, (given, held-out) outside / inside
+  per region;
 * ``summary.json`` — temperature, per-class thresholds, flagged cases, and, with ``--clean-labels``, the AUROCs of the
   case score for noisy cases and of the voxel suspicion for wrong voxels (benchmark evidence);
 * ``overlays/<case>.png`` for the worst cases;
@@ -29,8 +31,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from nnunet_svl.diagnostics.quality import auroc
-from nnunet_svl.qa.held_out import (balanced_sample, calibrate, case_score, class_sums, confusion_counts,
-                                    fit_temperature, voxel_suspicion)
+from nnunet_svl.qa.held_out import (CaseScore, balanced_sample, calibrate, case_score, class_sums, confusion_counts,
+                                    fit_temperature, region_problem, voxel_suspicion)
 from nnunet_svl.runtime.atomic_io import atomic_write_bytes, atomic_write_json
 from nnunet_svl.runtime.errors import SVLInputError
 from nnunet_svl.teacher.case_flags import flag_cases
@@ -90,15 +92,28 @@ def _load_probs(path: Path, like: np.ndarray) -> np.ndarray:
     return p
 
 
+def _problems(ds: RawDataset) -> list[tuple[str, Optional[tuple[int, ...]]]]:
+    """What is judged: [("labels", None)] for a label map (softmax channels = label values); for a region-based
+    dataset one (region name, its label values) per sigmoid channel, in nnU-Net's channel order (dataset.json's
+    labels without background and ignore)."""
+    if not any(isinstance(v, tuple) for v in ds.labels.values()):
+        return [("labels", None)]
+    problems = []
+    for name, v in ds.labels.items():
+        members = tuple(int(i) for i in (v if isinstance(v, tuple) else (v,)))
+        if name == "ignore" or set(members) == {0}:
+            continue
+        problems.append((name, members))
+    return problems
+
+
 def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Sequence[int] = FOLDS,
                  clean_labels: Optional[Path] = None, n_overlays: int = 5, k: float = 3.0, margin: float = 0.25,
                  ignore_dataset_id: Optional[int] = None, progress=print) -> dict:
     """See the module docstring; returns the summary."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     ds = load_raw_dataset(raw_dataset_dir)
-    if any(isinstance(v, tuple) for v in ds.labels.values()):
-        raise SVLInputError(raw_dataset_dir / "dataset.json", "uses regions; label-qa handles label maps only",
-                            "train and check a label-map version of the dataset")
+    problems = _problems(ds)
     dataset_id, _ = dataset_id_and_name(ds.folder)
     files = held_out_files(run_dir, folds, dataset_id)
     missing = sorted(set(ds.training_cases) - set(files))
@@ -109,40 +124,63 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
     out_dir.mkdir(parents=True, exist_ok=True)
     ignore = ds.ignore_label
 
-    def load(case: str) -> tuple[np.ndarray, np.ndarray, sitk.Image]:
+    def load(case: str) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, sitk.Image]:
+        """([(probabilities, label) per problem], the label (ignore = −1), its image)."""
         label, img = _read_label(ds, case)
         lab = _class_channels(label, ignore)
-        return _load_probs(files[case], lab), lab, img
+        p = _load_probs(files[case], lab)
+        if problems[0][1] is None:
+            return [(p, lab)], lab, img
+        if p.shape[0] != len(problems):
+            raise SVLInputError(files[case], f"holds {p.shape[0]} probability channels, the dataset's "
+                                             f"{len(problems)} regions need one each",
+                                "re-run the validation of a run trained on this dataset with --val --npz")
+        return [region_problem(p[r], lab, members) for r, (_, members) in enumerate(problems)], lab, img
 
-    # pass 1: temperature on a class-balanced voxel sample (one case in memory at a time)
+    # pass 1: a temperature per problem (the label map, or each region) on a class-balanced voxel sample (one case
+    # in memory at a time)
     progress(f"[label-qa] {len(cases)} cases: fitting the temperature")
-    sample_lp, sample_y = [], []
+    sample_lp = [[] for _ in problems]
+    sample_y = [[] for _ in problems]
     for i, case in enumerate(cases):
-        p, lab, _ = load(case)
-        lp, y = balanced_sample([p], [lab], per_class=max(2000, 40000 // len(cases)), rng=np.random.default_rng(i))
-        sample_lp.append(lp)
-        sample_y.append(y)
-    temperature = fit_temperature(np.concatenate(sample_lp), np.concatenate(sample_y))
+        views, _, _ = load(case)
+        for k, (p, lab) in enumerate(views):
+            lp, y = balanced_sample([p], [lab], per_class=max(2000, 40000 // len(cases)),
+                                    rng=np.random.default_rng(i))
+            sample_lp[k].append(lp)
+            sample_y[k].append(y)
+    temperatures = [fit_temperature(np.concatenate(lp), np.concatenate(y)) for lp, y in zip(sample_lp, sample_y)]
     # pass 2: per-class thresholds of the calibrated probabilities
-    sums = counts = 0
+    sums = [0] * len(problems)
+    counts = [0] * len(problems)
     for case in cases:
-        p, lab, _ = load(case)
-        s_c, n_c = class_sums(calibrate(p, temperature), lab)
-        sums, counts = sums + s_c, counts + n_c
+        views, _, _ = load(case)
+        for k, (p, lab) in enumerate(views):
+            s_c, n_c = class_sums(calibrate(p, temperatures[k]), lab)
+            sums[k], counts[k] = sums[k] + s_c, counts[k] + n_c
     with np.errstate(invalid="ignore", divide="ignore"):
-        thresholds = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        thresholds = [np.where(n > 0, t / np.maximum(n, 1), np.nan) for t, n in zip(sums, counts)]
     # pass 3: per case
-    progress(f"[label-qa] temperature {temperature:.3f}, thresholds {np.round(thresholds, 3).tolist()}: scoring")
-    scores, confusion = {}, None
+    progress(f"[label-qa] temperature {[round(t, 3) for t in temperatures]}, thresholds "
+             f"{[np.round(t, 3).tolist() for t in thresholds]}: scoring")
+    scores, confusion = {}, [None] * len(problems)
     vox_pos, vox_neg = np.zeros(101, np.int64), np.zeros(101, np.int64)
     noisy_truth: dict[str, bool] = {}
     for case in cases:
-        p, lab, img = load(case)
-        q = calibrate(p, temperature)
-        suspicion, issue = voxel_suspicion(q, lab, thresholds)
-        scores[case] = case_score(case, q, lab, issue)
-        cm = confusion_counts(q, lab)
-        confusion = cm if confusion is None else confusion + cm
+        views, lab, img = load(case)
+        suspicion = issue = None
+        per_class: dict = {}
+        for k, (p, view_label) in enumerate(views):
+            q = calibrate(p, temperatures[k])
+            s_k, i_k = voxel_suspicion(q, view_label, thresholds[k])
+            suspicion = s_k if suspicion is None else np.maximum(suspicion, s_k)
+            issue = i_k if issue is None else issue | i_k
+            one = case_score(case, q, view_label, i_k).per_class
+            per_class.update(one if problems[k][1] is None else {problems[k][0]: v for v in one.values()})
+            cm = confusion_counts(q, view_label)
+            confusion[k] = cm if confusion[k] is None else confusion[k] + cm
+        scores[case] = CaseScore(case, 1.0 - (min(per_class.values()) if per_class else 1.0), per_class,
+                                 int(issue.sum()), int((lab > 0).sum()))
         write_image_like(suspicion, img, out_dir / f"{case}_suspicion{ds.file_ending}")
         write_image_like(issue.astype(np.uint8), img, out_dir / f"{case}_issues{ds.file_ending}")
         if clean_labels is not None:
@@ -156,19 +194,30 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
 
     flagged = flag_cases({c: s.noise_score for c, s in scores.items()}, k=k, margin=margin)
     ranked = sorted(scores.values(), key=lambda s: -s.noise_score)
-    fg = [c for c in range(1, len(thresholds))]
+    regions = problems[0][1] is not None
+    columns = [name for name, _ in problems] if regions else list(range(1, len(thresholds[0])))
     rows = [{"rank": i + 1, "case": s.case, "noise_score": round(s.noise_score, 4), "flagged": s.case in flagged,
-             **{f"dice_class_{c}": round(s.per_class[c], 4) if c in s.per_class else "" for c in fg},
+             **{(f"dice_{c}" if regions else f"dice_class_{c}"): round(s.per_class[c], 4) if c in s.per_class else ""
+                for c in columns},
              "issue_voxels": s.issue_voxels, "foreground_voxels": s.foreground_voxels}
             for i, s in enumerate(ranked)]
     atomic_write_bytes(out_dir / "label_qa.csv", csv_bytes(rows))
-    names = {int(v): n for n, v in ds.labels.items() if n != "ignore"}
-    atomic_write_bytes(out_dir / "confusion.csv", csv_bytes(
-        [{"given \\ held-out": names.get(r, r), **{names.get(c, c): int(confusion[r, c])
-                                                   for c in range(confusion.shape[1])}}
-         for r in range(confusion.shape[0])]))
+    if regions:
+        table = [{"given \\ held-out": f"{name}: {side}", "outside": int(confusion[k][r, 0]),
+                  "inside": int(confusion[k][r, 1])}
+                 for k, (name, _) in enumerate(problems) for r, side in enumerate(("outside", "inside"))]
+    else:
+        names = {int(v): n for n, v in ds.labels.items() if n != "ignore"}
+        table = [{"given \\ held-out": names.get(r, r), **{names.get(c, c): int(confusion[0][r, c])
+                                                            for c in range(confusion[0].shape[1])}}
+                 for r in range(confusion[0].shape[0])]
+    atomic_write_bytes(out_dir / "confusion.csv", csv_bytes(table))
+    listed = [[None if np.isnan(t) else float(t) for t in ts] for ts in thresholds]
     summary = {"run_dir": str(run_dir), "dataset": ds.name, "folds": list(folds), "cases": len(cases),
-               "temperature": temperature, "class_thresholds": [None if np.isnan(t) else float(t) for t in thresholds],
+               # label maps: one temperature and a threshold per class; regions: per region (outside, inside)
+               "temperature": {n: t for (n, _), t in zip(problems, temperatures)} if regions else temperatures[0],
+               "class_thresholds": {n: t for (n, _), t in zip(problems, listed)} if regions else listed[0],
+               **({"regions": [n for n, _ in problems]} if regions else {}),
                "flag_rule": {"k": k, "margin": margin}, "flagged": sorted(flagged)}
     if clean_labels is not None:
         from nnunet_svl.diagnostics.quality import auroc_from_histograms
