@@ -74,7 +74,13 @@ def test_label_qa_from_five_held_out_folds(nnunet_ws, tmp_path):
     assert total == sum(sitk.GetArrayFromImage(sitk.ReadImage(str(ds.label_path(c)))).size for c in ds.training_cases)
     noisy = {c for c, i in json.loads((raw / "noise_manifest.json").read_text())["cases"].items() if i["noisy"]}
     assert set(summary["noisy_cases"]) == noisy
-    for key in ("case_auroc", "voxel_auroc", "precision_at_k"):
+    # the volume ratio column: the given label's volume over the held-out expected volume, from the npz itself
+    top = rows[0]
+    label = sitk.GetArrayFromImage(sitk.ReadImage(str(ds.label_path(top["case"]))))
+    with np.load(next(run_dir.glob(f"fold_*/validation/{top['case']}.npz"))) as z:
+        expected = float(z["probabilities"][1].sum())
+    assert float(top["volume_ratio_class_1"]) == pytest.approx(((label == 1).sum() + 1) / (expected + 1), rel=1e-3)
+    for key in ("case_auroc", "voxel_auroc", "precision_at_k", "volume_ratio_case_auroc"):
         assert 0.0 <= summary[key] <= 1.0
     assert len(list((out / "overlays").glob("*.png"))) == 2
 
@@ -127,7 +133,7 @@ def test_label_qa_on_a_region_based_dataset(tmp_path):
     assert 0.0 <= summary["case_auroc"] <= 1.0 and 0.0 <= summary["voxel_auroc"] <= 1.0
     rows = list(csv.DictReader(open(out / "label_qa.csv")))
     assert sorted(r["case"] for r in rows) == sorted(ds.training_cases)
-    assert {"dice_whole", "dice_core"} <= set(rows[0])
+    assert {"dice_whole", "dice_core", "volume_ratio_whole", "volume_ratio_core"} <= set(rows[0])
     for r in rows:      # the case's score is its worst region's
         dice = [float(r[k]) for k in ("dice_whole", "dice_core") if r[k] != ""]
         assert float(r["noise_score"]) == pytest.approx(1 - min(dice), abs=1e-3)

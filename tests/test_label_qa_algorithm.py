@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from nnunet_svl.qa.held_out import (balanced_sample, calibrate, case_score, class_thresholds, confusion_counts,
-                                    fit_temperature, given_probability, region_problem, voxel_suspicion)
+                                    fit_temperature, given_probability, region_problem, volume_ratios,
+                                    voxel_suspicion)
 
 
 def test_calibrate_is_softmax_of_log_probabilities_over_t():
@@ -82,3 +83,13 @@ def test_region_problem_is_membership_against_one_minus_p_and_p():
     assert issue.tolist() == [False, False, True, False, False]
     # region "core" = {2}: voxel 1 (label 1) is outside it
     assert region_problem(np.array([0.1, 0.6, 0.8, 0.9, 0.5]), label, (2,))[1].tolist() == [0, 0, 1, 1, -1]
+
+
+def test_volume_ratio_is_label_volume_over_expected_volume():
+    # classes 0/1/2 on 5 voxels (the last ignored); expected volume of class 1 = 0.5 + 0.5 + 0 + 0 = 1.0 over the valid
+    # voxels, label volume 2 → (2 + 1) / (1 + 1) = 1.5; class 2: label 1, expected 0.5 + 1 → (1 + 1) / (1.5 + 1) = 0.8
+    probs = np.array([[0.5, 0.5, 0.5, 0.0, 0.0],
+                      [0.5, 0.5, 0.0, 0.0, 1.0],
+                      [0.0, 0.0, 0.5, 1.0, 0.0]])
+    label = np.array([1, 1, 0, 2, -1])
+    assert volume_ratios(probs, label) == pytest.approx({1: 1.5, 2: 0.8})

@@ -18,7 +18,9 @@ network that memorised it. Plain numpy; the I/O is in :mod:`nnunet_svl.tools.lab
    noisy cases worse — case AUROC 0.74 vs 0.93 on the benchmark's mt seed 0 — because calibration (T ≈ 2) softens
    every boundary and lesion size then dominates; BENCHMARKS.md.) Cases are flagged with the same robust
    outlier rule as the teacher gate (:func:`nnunet_svl.teacher.case_flags.flag_cases`).
-5. **Confusion** (:func:`confusion_counts`): voxel counts of (given label, held-out argmax).
+5. **Volume ratio** (:func:`volume_ratios`): the given label's volume against the held-out expected volume, per class
+   (reported, not used for flags).
+6. **Confusion** (:func:`confusion_counts`): voxel counts of (given label, held-out argmax).
 
 Regions (nnU-Net's region-based training, one sigmoid channel per region): every region is its own two-class
 problem — outside / inside, the given membership against [1 − p_r, p_r] (:func:`region_problem`) — with its own
@@ -167,6 +169,17 @@ def case_score(case: str, probs: np.ndarray, label: np.ndarray, issue: np.ndarra
         per_class[c] = float(2 * (p & g).sum() / (p.sum() + g.sum()))
     quality = min(per_class.values()) if per_class else 1.0
     return CaseScore(case, 1.0 - quality, per_class, int(issue.sum()), int(((label > 0) & valid).sum()))
+
+
+def volume_ratios(probs: np.ndarray, label: np.ndarray) -> dict:
+    """Per foreground class c: (|given = c| + 1) / (Σ p(c) + 1) over the valid voxels — the label's volume against the
+    held-out model's expected volume [ours]. Well above 1: the label is drawn larger than the model expects (over-drawn
+    boundaries), well below: smaller. A bias every case shares is invisible here (the model learned it too); one that
+    some cases carry is what it shows (BENCHMARKS.md, the volume score). Use the uncalibrated probabilities: the
+    expected volume is what the model predicts."""
+    valid = label >= 0
+    return {c: float(((label == c) & valid).sum() + 1) / float(probs[c][valid].sum() + 1)
+            for c in range(1, probs.shape[0])}
 
 
 def confusion_counts(probs: np.ndarray, label: np.ndarray) -> np.ndarray:

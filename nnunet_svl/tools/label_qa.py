@@ -6,7 +6,9 @@ Reads only nnU-Net's standard outputs: ``RUN_DIR/fold_K/validation/<case>.npz`` 
 
 * ``label_qa.csv`` — cases ranked by noise score (1 − the minimum over classes — or regions — of the Dice of the
   held-out prediction with the given label), whether the robust outlier rule flags them, per-class (``dice_class_c``)
-  or per-region (``dice_<region>``) Dice, label-issue voxels;
+  or per-region (``dice_<region>``) Dice, label-issue voxels, and the volume ratio (the given label's volume against
+  the held-out model's expected volume, ``volume_ratio_class_c`` / ``volume_ratio_<region>``: well above 1 = drawn
+  larger than the model expects);
 * ``<case>_suspicion<ending>`` — 1 − calibrated held-out probability of the given label (float, the label's
   geometry), and ``<case>_issues<ending>`` — the label-issue voxels (1), for 3D Slicer / ITK-SNAP over the image;
 * ``confusion.csv`` — voxel counts of (given label, held-out argmax); for regions, (given, held-out) outside / inside
@@ -32,7 +34,7 @@ import SimpleITK as sitk
 
 from nnunet_svl.diagnostics.quality import auroc
 from nnunet_svl.qa.held_out import (CaseScore, balanced_sample, calibrate, case_score, class_sums, confusion_counts,
-                                    fit_temperature, region_problem, voxel_suspicion)
+                                    fit_temperature, region_problem, volume_ratios, voxel_suspicion)
 from nnunet_svl.runtime.atomic_io import atomic_write_bytes, atomic_write_json
 from nnunet_svl.runtime.errors import SVLInputError
 from nnunet_svl.teacher.case_flags import flag_cases
@@ -163,14 +165,17 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
     # pass 3: per case
     progress(f"[label-qa] temperature {[round(t, 3) for t in temperatures]}, thresholds "
              f"{[np.round(t, 3).tolist() for t in thresholds]}: scoring")
-    scores, confusion = {}, [None] * len(problems)
+    scores, confusion, volumes = {}, [None] * len(problems), {}
     vox_pos, vox_neg = np.zeros(101, np.int64), np.zeros(101, np.int64)
     noisy_truth: dict[str, bool] = {}
     for case in cases:
         views, lab, img = load(case)
         suspicion = issue = None
         per_class: dict = {}
+        volumes[case] = {}
         for k, (p, view_label) in enumerate(views):
+            ratios = volume_ratios(p, view_label)
+            volumes[case].update(ratios if problems[k][1] is None else {problems[k][0]: ratios[1]})
             q = calibrate(p, temperatures[k])
             s_k, i_k = voxel_suspicion(q, view_label, thresholds[k])
             suspicion = s_k if suspicion is None else np.maximum(suspicion, s_k)
@@ -199,7 +204,9 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
     rows = [{"rank": i + 1, "case": s.case, "noise_score": round(s.noise_score, 4), "flagged": s.case in flagged,
              **{(f"dice_{c}" if regions else f"dice_class_{c}"): round(s.per_class[c], 4) if c in s.per_class else ""
                 for c in columns},
-             "issue_voxels": s.issue_voxels, "foreground_voxels": s.foreground_voxels}
+             "issue_voxels": s.issue_voxels, "foreground_voxels": s.foreground_voxels,
+             **{(f"volume_ratio_{c}" if regions else f"volume_ratio_class_{c}"): float(f"{volumes[s.case][c]:.4g}")
+                for c in columns}}
             for i, s in enumerate(ranked)]
     atomic_write_bytes(out_dir / "label_qa.csv", csv_bytes(rows))
     if regions:
@@ -228,6 +235,9 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
         summary["voxel_auroc"] = auroc_from_histograms(vox_pos, vox_neg, high_is_positive=True)
         top = [s.case for s in ranked[:max(1, len(summary["noisy_cases"]))]]
         summary["precision_at_k"] = sum(noisy_truth[c] for c in top) / len(top)
+        # the volume ratio as a case score: its largest |log| over the classes (reported, not used for flags)
+        summary["volume_ratio_case_auroc"] = auroc([max(abs(np.log(v)) for v in volumes[c].values()) if volumes[c]
+                                                    else 0.0 for c in cases], truth)
         tp = len(flagged & set(summary["noisy_cases"]))
         summary["flag_precision"] = tp / len(flagged) if flagged else None
         summary["flag_recall"] = tp / len(summary["noisy_cases"]) if summary["noisy_cases"] else None
