@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from nnunet_svl.teacher.case_flags import disagreement_score, flag_cases, flag_threshold, teacher_confident
+from nnunet_svl.teacher.case_flags import (boundary_offset, disagreement_score, flag_cases, flag_over_drawn,
+                                           flag_threshold, teacher_confident)
 from nnunet_svl.teacher.ema import EMATeacher
 
 
@@ -241,3 +242,49 @@ def test_va3c_rollout_only_on_batches_with_a_flagged_case_and_not_on_dropped_vox
     part.batch_filter = None                  # no gate (the _Paper ablations): every batch, every valid voxel
     part.add_loss_terms(batch(["clean_a"]), total, {})
     assert len(masks) == 2 and masks[1].all()
+
+
+def test_boundary_offset_in_voxels_of_the_given_boundary():
+    # a 4×4×4 cube in a 6×6×6 volume: 64 voxels, 8 inside voxels (the 2×2×2 core), so 56 boundary voxels; the teacher
+    # expects 64 − 28 = 36 voxels of foreground → the label reaches (64 − 36) / 56 = 0.5 voxels further out
+    given = np.zeros((6, 6, 6), bool)
+    given[1:5, 1:5, 1:5] = True
+    expected = np.where(given, 36 / 64, 0.0)
+    valid = np.ones_like(given)
+    assert boundary_offset(given, expected, valid) == pytest.approx(0.5)
+    assert boundary_offset(given, np.where(given, 1.0, 0.0) + 0.0, valid) == pytest.approx(0.0)
+    assert boundary_offset(np.zeros_like(given), expected, valid) == 0.0        # empty label: nothing to judge
+    # ignored voxels count neither in the label nor in the expectation
+    half = valid.copy()
+    half[:3] = False
+    assert boundary_offset(given, expected, half) == pytest.approx((32 - 18) / 32)   # the lower half: 32 voxels, all boundary
+
+
+def test_flag_over_drawn_is_relative_to_the_cases_judged_clean():
+    offsets = {"a": -0.4, "b": 0.1, "c": -0.2, "d": 0.3, "e": 2.9, "f": -300.0, "g": 0.2}
+    # "f" (an eroded case) is flagged already and leaves the reference: the lower half of the other six offsets
+    # (-0.4, -0.2, 0.1) has median -0.2; with margin 2.5 only "e" (2.9 > 2.3) is over-drawn
+    assert flag_over_drawn(offsets, {"f"}, 2.5) == {"e"}
+    # why the reference leaves flagged cases out: with four eroded cases flagged by the confident score in a dataset of
+    # eight, their offsets would be the lower half (median -65, cut -62.5) and every clean case (and two eroded ones)
+    # would look over-drawn
+    eroded = {"a": 0.1, "b": -0.2, "c": 0.0, "d": 1.2, "e1": -50.0, "e2": -60.0, "e3": -70.0, "e4": -80.0}
+    assert flag_over_drawn(eroded, set(), 2.5) == {"a", "b", "c", "d", "e1", "e2"}
+    assert flag_over_drawn(eroded, {"e1", "e2", "e3", "e4"}, 2.5) == set()   # reference median(-0.2, 0.0) = -0.1
+    assert flag_over_drawn({"a": 5.0, "b": 0.0, "c": 0.1}, set(), 1.0) == set()    # fewer than 4 cases: none
+
+
+def test_volume_flags_join_the_gate_flags_only_when_enabled():
+    from dataclasses import replace
+
+    from nnunet_svl.parts.base import LabelSpace, RoundPlan
+    from nnunet_svl.runtime.config import SVLConfig
+    from nnunet_svl.teacher.part import TeacherGatePart
+
+    for margin, expected in ((0.0, {"d"}), (2.5, {"d", "e"})):
+        cfg = replace(SVLConfig(use_dale=True), gate_start=0, case_flag_volume_margin=margin)
+        gate = TeacherGatePart(cfg, LabelSpace((1,), None, False, 2), 10, nn.Conv3d(1, 2, 1))
+        gate._scores = {"a": 0.2, "b": 0.25, "c": 0.22, "d": 0.9, "e": 0.18, "f": 0.21}
+        gate._offsets = {"a": 0.1, "b": -0.3, "c": 0.2, "d": -5.0, "e": 3.0, "f": 0.0} if margin else {}
+        gate.finish_round(RoundPlan(epoch=2), {"agree_overlap": 40, "agree_total": 200})
+        assert gate.flagged == expected

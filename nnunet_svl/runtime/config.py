@@ -114,6 +114,12 @@ class SVLConfig:
     teacher's probability of its own label is at least this (0.5 = every disagreement, the argmax score; ablation
     ``_ArgmaxFlags``). With every label over-drawn by varying amounts the teacher's boundary band is wide and
     unconfident, and argmax disagreement flagged the *least* over-drawn cases (teacher/case_flags.py)."""
+    case_flag_volume_margin: float = 0.0
+    """[ours] > 0: a case is also flagged when its label's boundary lies this many voxels further outside the teacher's
+    expected boundary than the median of the lower half of the cases not flagged otherwise
+    (``teacher.case_flags.flag_over_drawn``): over-drawn labels that the confident score misses because the teacher is
+    unsure in their shell. 0 = off (the default); ablation ``_VolumeFlags`` 2.5 (offline on the final teachers: no
+    clean case of the 3 clean runs above 1.9, BENCHMARKS.md, the volume score)."""
     case_flag_persist: int = 1
     """A case counts as flagged once it was an outlier in this many rounds."""
     teacher_flip_confidence: float = 0.9
@@ -215,6 +221,8 @@ class SVLConfig:
             bad("case_flag_confidence", "must be in [0.5, 1]")
         if self.case_flag_persist < 1:
             bad("case_flag_persist", "must be >= 1")
+        if not (math.isfinite(self.case_flag_volume_margin) and self.case_flag_volume_margin >= 0):
+            bad("case_flag_volume_margin", "must be >= 0 (0 = off)")
         if not (math.isfinite(self.case_flag_k) and self.case_flag_k >= 0 and 0 <= self.case_flag_margin <= 1
                 and math.isfinite(self.gate_start) and self.gate_start >= 0):
             bad("case_flag_k", "case_flag_k >= 0, case_flag_margin in [0, 1] and gate_start >= 0 are required")

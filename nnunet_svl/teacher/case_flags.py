@@ -21,6 +21,16 @@ boundary voxel against about 2.5 when half the labels are clean), and the cases 
 treating them as noisy cost 10 Dice points (BENCHMARKS.md). Where the teacher is unsure, its disagreement is not
 evidence of noise; counted only where it is confident (p ≥ 0.9) the least dilated cases score like the others, while
 the noisy cases of a half-clean dataset keep their lead (offline, on the final networks of the CPU benchmark).
+
+Over-drawn cases (config ``case_flag_volume_margin``, off by default; ablation ``_VolumeFlags``): where the noise has
+one direction in part of the cases (markov, dilate ρ 0.5), the teacher is unsure in exactly the shell the noisy labels
+add, so the confident score misses them (markov case AUROC 0.63). The label's boundary offset against the teacher —
+(|given foreground| − Σ p_teacher(foreground)) / |boundary voxels of the given label|, in voxels
+(:func:`boundary_offset`) — ranks them (markov 1.00, dilate 0.98–1.00). :func:`flag_over_drawn` flags a case whose
+offset exceeds the median of the lower half of the cases the confident rule did not flag by ``margin`` voxels (the
+reference is the cases judged clean so far: mt's eroded cases would drag it down). One direction only: annotators
+over-draw (the issue's real-anatomy check), and with one-directional noise in half the cases the two clusters cannot
+be told apart by the labels alone. Measured offline (BENCHMARKS.md, the volume score) before it was built.
 """
 from __future__ import annotations
 
@@ -45,6 +55,30 @@ def flag_cases(scores: Mapping[str, float], k: float = 3.0, margin: float = 0.1)
     names = sorted(scores)
     t = flag_threshold(np.array([scores[n] for n in names]), k=k, margin=margin)
     return {n for n in names if np.isfinite(scores[n]) and scores[n] > t}
+
+
+def boundary_offset(given_foreground: np.ndarray, expected_foreground: np.ndarray, valid: np.ndarray) -> float:
+    """(|given foreground| − Σ expected foreground) / |boundary voxels of the given foreground| over the valid voxels:
+    how far, in voxels, the given label's boundary lies outside the teacher's expected one (negative: inside); 0 for an
+    empty label. ``expected_foreground``: the teacher's probability of foreground per voxel."""
+    from scipy import ndimage
+
+    fg = np.asarray(given_foreground, dtype=bool) & valid
+    surface = int((fg & ~ndimage.binary_erosion(fg)).sum())
+    if surface == 0:
+        return 0.0
+    return (float(fg.sum()) - float(np.asarray(expected_foreground, dtype=np.float64)[valid].sum())) / surface
+
+
+def flag_over_drawn(offsets: Mapping[str, float], already_flagged: set, margin: float) -> set[str]:
+    """Cases not yet flagged whose :func:`boundary_offset` exceeds the median of the lower half of those cases'
+    offsets by more than ``margin`` voxels (fewer than 4 such cases: none)."""
+    rest = {c: v for c, v in offsets.items() if c not in already_flagged and np.isfinite(v)}
+    if len(rest) < 4:
+        return set()
+    s = np.sort(np.array(list(rest.values()), dtype=float))
+    reference = float(np.median(s[: max(2, int(np.ceil(s.size / 2)))]))
+    return {c for c, v in rest.items() if v > reference + margin}
 
 
 def disagreement_score(teacher_label: np.ndarray, given: np.ndarray, valid: np.ndarray,

@@ -29,7 +29,8 @@ from nnunet_svl.parts.base import CaseRound, LabelSpace, MethodPart, RoundPlan
 from nnunet_svl.parts.label_round import agreement_of, agreement_shortfall
 from nnunet_svl.parts.voxels import first_scale
 from nnunet_svl.runtime.config import SVLConfig, epoch_boundary
-from nnunet_svl.teacher.case_flags import disagreement_score, flag_cases, teacher_confident
+from nnunet_svl.teacher.case_flags import (boundary_offset, disagreement_score, flag_cases, flag_over_drawn,
+                                           teacher_confident)
 from nnunet_svl.teacher.ema import EMATeacher
 
 
@@ -52,6 +53,8 @@ class TeacherGatePart(MethodPart):
         self.flagged: set[str] = set(self.prior_flags)
         self.flag_counts: dict[str, int] = {}
         self._scores: dict[str, float] = {}
+        self._offsets: dict[str, float] = {}
+        """Boundary offsets of this rank's cases in the round under way (``case_flag_volume_margin`` > 0 only)."""
         self._oracle_noisy: dict[str, bool] = {}
         """ORACLE (``oracle_gate`` 'flags', benchmark only): whether each case's given label differs from its clean
         one, this rank's cases of the round under way."""
@@ -92,6 +95,9 @@ class TeacherGatePart(MethodPart):
         valid = self.space.valid(given[0])
         confident = teacher_confident(teacher, self.cfg.case_flag_confidence, self.space.has_regions)
         self._scores[case.case] = disagreement_score(teacher_label, given[0], valid, confident)
+        if self.cfg.case_flag_volume_margin > 0:
+            expected = teacher.max(0) if self.space.has_regions else teacher[1:].sum(0)
+            self._offsets[case.case] = boundary_offset(given[0] > 0, expected, valid)
         if self.cfg.oracle_gate == "flags":
             self._oracle_noisy[case.case] = bool(np.any(given != case.reference["clean"]))
         case.label = given.copy()                              # recomputed from the given label every round
@@ -124,7 +130,9 @@ class TeacherGatePart(MethodPart):
         scores = dict(item for part in self.gather(list(self._scores.items())) for item in part)
         noisy = {c for part in self.gather(list(self._oracle_noisy.items())) for c, n in part if n} \
             if self.cfg.oracle_gate == "flags" else None
-        self._scores, self._oracle_noisy = {}, {}
+        offsets = dict(item for part in self.gather(list(self._offsets.items())) for item in part) \
+            if self.cfg.case_flag_volume_margin > 0 else {}
+        self._scores, self._oracle_noisy, self._offsets = {}, {}, {}
         if plan.epoch < self.start_epoch or not scores:
             return
         shortfall = agreement_shortfall(agreement_of(totals), self.cfg.correction_min_agreement)
@@ -132,6 +140,11 @@ class TeacherGatePart(MethodPart):
             self.log(f"teacher gate: no flags decided, {shortfall}")
             return
         new = flag_cases(scores, k=self.cfg.case_flag_k, margin=self.cfg.case_flag_margin) if noisy is None else noisy
+        if offsets and noisy is None:
+            over = flag_over_drawn(offsets, new, self.cfg.case_flag_volume_margin)
+            self.log(f"teacher gate: {len(over)} cases over-drawn ({sorted(over)}); boundary offsets "
+                     f"{{{', '.join(f'{k}: {v:+.2f}' for k, v in sorted(offsets.items()))}}}")
+            new = new | over
         self.flag_counts = {c: self.flag_counts.get(c, 0) + 1 for c in new}
         self.flagged = {c for c, n in self.flag_counts.items() if n >= self.cfg.case_flag_persist} | self.prior_flags
         self.log(f"teacher gate: {len(self.flagged)} of {len(scores)} cases flagged "

@@ -71,6 +71,8 @@ ABLATION_DOCS: dict[str, str] = {
                      "0.5, the default until 2026-11-30; the default excludes flagged cases)",
     "LabelQA": "two-pass: the cases `nnunet-svl label-qa` flagged from nnU-Net's held-out 5-fold predictions are "
                "flagged from the first iteration (label_qa 'auto': the one label_qa folder of this dataset)",
+    "VolumeFlags": "the teacher gate also flags over-drawn cases: the label's boundary 2.5 voxels further outside the "
+                   "teacher's expected boundary than the cases judged clean (case_flag_volume_margin 2.5)",
     "NoWarmup": "no warm-up stage: RL losses from the first epoch (the paper reports this is worse than the baseline)",
     "Intensity": "the paper's literal action: agents act on the input intensities, each step re-segments",
     "NoContinuity": "reward without the spatial-continuity penalty (lambda_C = 0)",
@@ -100,6 +102,7 @@ ABLATIONS: dict[str, dict] = {
     "ArgmaxFlags": dict(case_flag_confidence=0.5),
     "SampleFlagged": dict(flagged_case_sampling=0.5),
     "LabelQA": dict(label_qa="auto"),
+    "VolumeFlags": dict(case_flag_volume_margin=2.5),
     "NoWarmup": dict(warmup_end=0),
     "Intensity": dict(state_mode="intensity"),
     "NoContinuity": dict(lambda_continuity=0.0),
@@ -115,9 +118,9 @@ ABLATIONS: dict[str, dict] = {
     "FuzzyFromStart": dict(PAPER, dale_warmup_end=0),
     "OmegaAcrossCases": dict(PAPER, omega_normalisation="class_across_cases"),
 }
-RL_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
+RL_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "VolumeFlags", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
                 "OracleCaseGate", "OracleVoxelGate", "OracleFlags", "OracleFlips")
-DALE_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases")
+DALE_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "VolumeFlags", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases")
 
 TRAINERS: dict[str, type] = {}
 
