@@ -61,6 +61,7 @@ def test_label_qa_from_five_held_out_folds(nnunet_ws, tmp_path):
     scores = [float(r["noise_score"]) for r in rows]
     assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
     assert 0.05 < summary["temperature"] < 20
+    assert summary["flag_rule"] == {"k": 3.0, "margin": 0.25}       # the defaults, not a loop index
     for case in ds.training_cases:
         label = sitk.ReadImage(str(ds.label_path(case)))
         for kind in ("suspicion", "issues"):
@@ -126,6 +127,7 @@ def test_label_qa_on_a_region_based_dataset(tmp_path):
     out = tmp_path / "qa"
     summary = run_label_qa(run_dir, raw, out, clean_labels=clean, n_overlays=1, progress=lambda *_: None)
     assert summary["regions"] == ["whole", "core"]
+    assert summary["flag_rule"] == {"k": 3.0, "margin": 0.25}
     assert set(summary["temperature"]) == {"whole", "core"}
     assert all(0.05 < t < 20 for t in summary["temperature"].values())
     assert all(len(t) == 2 for t in summary["class_thresholds"].values())

@@ -116,6 +116,7 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     ds = load_raw_dataset(raw_dataset_dir)
     problems = _problems(ds)
+    regions = problems[0][1] is not None
     dataset_id, _ = dataset_id_and_name(ds.folder)
     files = held_out_files(run_dir, folds, dataset_id)
     missing = sorted(set(ds.training_cases) - set(files))
@@ -131,7 +132,7 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
         label, img = _read_label(ds, case)
         lab = _class_channels(label, ignore)
         p = _load_probs(files[case], lab)
-        if problems[0][1] is None:
+        if not regions:
             return [(p, lab)], lab, img
         if p.shape[0] != len(problems):
             raise SVLInputError(files[case], f"holds {p.shape[0]} probability channels, the dataset's "
@@ -146,20 +147,20 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
     sample_y = [[] for _ in problems]
     for i, case in enumerate(cases):
         views, _, _ = load(case)
-        for k, (p, lab) in enumerate(views):
+        for j, (p, lab) in enumerate(views):
             lp, y = balanced_sample([p], [lab], per_class=max(2000, 40000 // len(cases)),
                                     rng=np.random.default_rng(i))
-            sample_lp[k].append(lp)
-            sample_y[k].append(y)
+            sample_lp[j].append(lp)
+            sample_y[j].append(y)
     temperatures = [fit_temperature(np.concatenate(lp), np.concatenate(y)) for lp, y in zip(sample_lp, sample_y)]
     # pass 2: per-class thresholds of the calibrated probabilities
     sums = [0] * len(problems)
     counts = [0] * len(problems)
     for case in cases:
         views, _, _ = load(case)
-        for k, (p, lab) in enumerate(views):
-            s_c, n_c = class_sums(calibrate(p, temperatures[k]), lab)
-            sums[k], counts[k] = sums[k] + s_c, counts[k] + n_c
+        for j, (p, lab) in enumerate(views):
+            s_c, n_c = class_sums(calibrate(p, temperatures[j]), lab)
+            sums[j], counts[j] = sums[j] + s_c, counts[j] + n_c
     with np.errstate(invalid="ignore", divide="ignore"):
         thresholds = [np.where(n > 0, t / np.maximum(n, 1), np.nan) for t, n in zip(sums, counts)]
     # pass 3: per case
@@ -173,17 +174,17 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
         suspicion = issue = None
         per_class: dict = {}
         volumes[case] = {}
-        for k, (p, view_label) in enumerate(views):
+        for j, (p, view_label) in enumerate(views):
             ratios = volume_ratios(p, view_label)
-            volumes[case].update(ratios if problems[k][1] is None else {problems[k][0]: ratios[1]})
-            q = calibrate(p, temperatures[k])
-            s_k, i_k = voxel_suspicion(q, view_label, thresholds[k])
-            suspicion = s_k if suspicion is None else np.maximum(suspicion, s_k)
-            issue = i_k if issue is None else issue | i_k
-            one = case_score(case, q, view_label, i_k).per_class
-            per_class.update(one if problems[k][1] is None else {problems[k][0]: v for v in one.values()})
+            volumes[case].update({problems[j][0]: ratios[1]} if regions else ratios)
+            q = calibrate(p, temperatures[j])
+            s_j, i_j = voxel_suspicion(q, view_label, thresholds[j])
+            suspicion = s_j if suspicion is None else np.maximum(suspicion, s_j)
+            issue = i_j if issue is None else issue | i_j
+            one = case_score(case, q, view_label, i_j).per_class
+            per_class.update({problems[j][0]: v for v in one.values()} if regions else one)
             cm = confusion_counts(q, view_label)
-            confusion[k] = cm if confusion[k] is None else confusion[k] + cm
+            confusion[j] = cm if confusion[j] is None else confusion[j] + cm
         scores[case] = CaseScore(case, 1.0 - (min(per_class.values()) if per_class else 1.0), per_class,
                                  int(issue.sum()), int((lab > 0).sum()))
         write_image_like(suspicion, img, out_dir / f"{case}_suspicion{ds.file_ending}")
@@ -199,7 +200,6 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
 
     flagged = flag_cases({c: s.noise_score for c, s in scores.items()}, k=k, margin=margin)
     ranked = sorted(scores.values(), key=lambda s: -s.noise_score)
-    regions = problems[0][1] is not None
     columns = [name for name, _ in problems] if regions else list(range(1, len(thresholds[0])))
     rows = [{"rank": i + 1, "case": s.case, "noise_score": round(s.noise_score, 4), "flagged": s.case in flagged,
              **{(f"dice_{c}" if regions else f"dice_class_{c}"): round(s.per_class[c], 4) if c in s.per_class else ""
@@ -210,9 +210,9 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
             for i, s in enumerate(ranked)]
     atomic_write_bytes(out_dir / "label_qa.csv", csv_bytes(rows))
     if regions:
-        table = [{"given \\ held-out": f"{name}: {side}", "outside": int(confusion[k][r, 0]),
-                  "inside": int(confusion[k][r, 1])}
-                 for k, (name, _) in enumerate(problems) for r, side in enumerate(("outside", "inside"))]
+        table = [{"given \\ held-out": f"{name}: {side}", "outside": int(confusion[j][r, 0]),
+                  "inside": int(confusion[j][r, 1])}
+                 for j, (name, _) in enumerate(problems) for r, side in enumerate(("outside", "inside"))]
     else:
         names = {int(v): n for n, v in ds.labels.items() if n != "ignore"}
         table = [{"given \\ held-out": names.get(r, r), **{names.get(c, c): int(confusion[0][r, c])
