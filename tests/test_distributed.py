@@ -43,6 +43,7 @@ def _worker(rank: int, world: int, port: int, root: str, out: str) -> None:
             json.dump({"processed": processed, "results": results, "seen_round": store.current_round,
                        "labels": {c: int(store.load(c).label.max()) for c in CASES},
                        "mean": mean, "summed": summed}, f)
+        dist.barrier()            # both ranks done with their collectives before either tears the group down
     finally:
         dist.destroy_process_group()
 
@@ -96,6 +97,10 @@ def _head_worker(rank: int, world: int, port: int, out: str) -> None:
             average_gradients([p for p in head.parameters() if p.requires_grad])
             opt.step()
         torch.save(head.state_dict(), os.path.join(out, f"head{rank}.pt"))
+        # Both ranks past their last collective before either tears down gloo: without it a rank that destroys its
+        # group while the other still exchanges with it aborted once under CI load (SIGABRT, "terminate called
+        # without an active exception"). Only on success, so a failing rank does not wait out the gloo timeout.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 

@@ -79,6 +79,7 @@ def _worker(rank: int, world: int, port: int, out: str, synchronise_head: bool) 
             Path(out, f"rank{rank}.json").write_text(json.dumps({
                 "batch_size": trainer.batch_size, "keys": keys, "processed": processed, "summary": summary,
                 "round": trainer.label_store.current_round, "cases": trainer.training_case_ids()}))
+            dist.barrier()        # both ranks past their last collective before the group is torn down
         finally:
             trainer.on_train_end()
     finally:
