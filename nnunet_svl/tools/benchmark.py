@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -250,50 +251,31 @@ def _dataset_id(ds: Path) -> int:
     return int(ds.name[len("Dataset"):].split("_")[0])
 
 
-def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequence[str] = ("mt", "dilate"),
-                  ratios: Sequence[float] = (0.5,), seeds: Sequence[int] = (0,), methods: Sequence[str] = METHODS,
-                  preset: str = "cpu", device: str = "cpu", configuration: Optional[str] = None,
-                  fold: Optional[Union[int, str]] = None, output: Optional[Path] = None, clean_methods: bool = True,
-                  verbose: bool = False, baseline_trajectories: int = 1) -> dict:
-    """``configuration``/``fold``: None = the preset's. ``clean_methods``: train every method on the clean labels of
-    every seed (the no-harm check); False: only ``nnUNetTrainer`` (the upper bound), for quick runs. ``verbose``:
-    nnU-Net's output on the console instead of live progress lines. ``baseline_trajectories`` K: ``nnUNetTrainer``
-    trained K times per setting with different training seeds (module docstring, "Trajectories")."""
+@contextmanager
+def _workspace_lock(root: Path):
+    """An exclusive lock on the workspace's dataset preparation (``filelock``, across processes); says so when it
+    waits for another benchmark."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(Path(root) / ".benchmark_datasets.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        _progress(f"waiting for another benchmark that is preparing datasets in {root}")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _noisy_copies(ws: NNUNetWorkspace, src: Path, p: Preset, protocols: Sequence[str], ratios: Sequence[float],
+                  seeds: Sequence[int]) -> list:
+    """Step 2 of :func:`run_benchmark` (under :func:`_workspace_lock`): one noisy copy of ``src`` per protocol, ratio
+    and seed (the seed is the corruption seed), the workspace's copy when it has one, else written under the next free
+    dataset id from :data:`FIRST_NOISY_ID`. Returns [(setting key, group, seed, dataset folder)]."""
     from nnunet_svl.tools.corrupt import corrupt_dataset
-    from nnunet_svl.tools.demo_data import write_demo_dataset
-    from nnunet_svl.tools.evaluate import evaluate_folders, write_results_json
-    from nnunet_svl.tools.plans import write_narrow_plans
-    from nnunet_svl.tools.raw_dataset import find_dataset_folder
-    from nnunet_svl.trainers.budgets import budget_epochs
 
-    p = PRESETS[preset]
-    configuration = configuration or p.configuration
-    fold = p.fold if fold is None else (fold if fold == "all" else int(fold))
-    seeds = list(dict.fromkeys(int(s) for s in seeds))
-    if int(baseline_trajectories) < 1:
-        raise ValueError(f"baseline_trajectories must be >= 1, got {baseline_trajectories}")
-    extra_baselines = [f"{BASELINE}@t{k}" for k in range(1, int(baseline_trajectories))]
-    ws = NNUNetWorkspace.create(Path(workspace), quiet=not verbose)
-    out_dir = Path(output) if output else ws.root / "benchmark"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    warning = preset_warning(preset, device)
-    if warning:
-        print(warning, file=sys.stderr, flush=True)
-    _progress(f"workspace {ws.root}, preset {preset}, seeds {seeds}, logs in {ws.log_dir}")
-
-    # 1. source dataset (clean labels)
-    if source is None:
-        src = next(iter(sorted(ws.raw.glob(f"Dataset{SOURCE_ID:03d}_*"))), None)
-        if src is None:
-            _progress("step 1: writing the demo dataset")
-            src = write_demo_dataset(ws.raw, dataset_id=SOURCE_ID, n_train=p.n_train, n_test=p.n_test,
-                                     **({"shape": tuple(p.demo_shape)} if p.demo_shape else {}))
-        else:
-            _check_demo_dataset(src, p)
-    else:
-        src = find_dataset_folder(source, ws.raw if Path(ws.raw).exists() else None)
-
-    # 2. noisy copies (one per protocol, ratio and seed: the seed is the corruption seed)
     noisy: list[tuple[str, str, int, Path]] = []   # (setting key, group, seed, dataset folder)
     next_id = FIRST_NOISY_ID
     for protocol in protocols:
@@ -314,6 +296,33 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
                                                                 target_name=name,
                                                                 **dict(p.noise_params.get(protocol, {})))))
 
+    return noisy
+
+
+def _prepare_datasets(ws: NNUNetWorkspace, p: Preset, source: Optional[str], protocols: Sequence[str],
+                      ratios: Sequence[float], seeds: Sequence[int], configuration: str) -> tuple:
+    """Steps 1-3 of :func:`run_benchmark` (call under :func:`_workspace_lock`): the clean source dataset, one noisy
+    copy per protocol, ratio and seed (reused when the workspace has it), each planned and preprocessed once.
+    Returns (source folder, [(setting key, group, seed, dataset folder)])."""
+    from nnunet_svl.tools.demo_data import write_demo_dataset
+    from nnunet_svl.tools.plans import write_narrow_plans
+    from nnunet_svl.tools.raw_dataset import find_dataset_folder
+
+    # 1. source dataset (clean labels)
+    if source is None:
+        src = next(iter(sorted(ws.raw.glob(f"Dataset{SOURCE_ID:03d}_*"))), None)
+        if src is None:
+            _progress("step 1: writing the demo dataset")
+            src = write_demo_dataset(ws.raw, dataset_id=SOURCE_ID, n_train=p.n_train, n_test=p.n_test,
+                                     **({"shape": tuple(p.demo_shape)} if p.demo_shape else {}))
+        else:
+            _check_demo_dataset(src, p)
+    else:
+        src = find_dataset_folder(source, ws.raw if Path(ws.raw).exists() else None)
+
+    # 2. noisy copies (one per protocol, ratio and seed: the seed is the corruption seed)
+    noisy = _noisy_copies(ws, src, p, protocols, ratios, seeds)
+
     # 3. plan and preprocess
     for ds in [src] + [d for *_, d in noisy]:
         ds_id = _dataset_id(ds)
@@ -323,6 +332,41 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
             ws.plan_and_preprocess(ds_id, configurations=(configuration,))
         if p.narrow:
             write_narrow_plans(ws.preprocessed, ds_id, target_plans=p.plans)
+
+    return src, noisy
+
+
+def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequence[str] = ("mt", "dilate"),
+                  ratios: Sequence[float] = (0.5,), seeds: Sequence[int] = (0,), methods: Sequence[str] = METHODS,
+                  preset: str = "cpu", device: str = "cpu", configuration: Optional[str] = None,
+                  fold: Optional[Union[int, str]] = None, output: Optional[Path] = None, clean_methods: bool = True,
+                  verbose: bool = False, baseline_trajectories: int = 1) -> dict:
+    """``configuration``/``fold``: None = the preset's. ``clean_methods``: train every method on the clean labels of
+    every seed (the no-harm check); False: only ``nnUNetTrainer`` (the upper bound), for quick runs. ``verbose``:
+    nnU-Net's output on the console instead of live progress lines. ``baseline_trajectories`` K: ``nnUNetTrainer``
+    trained K times per setting with different training seeds (module docstring, "Trajectories")."""
+    from nnunet_svl.tools.evaluate import evaluate_folders, write_results_json
+    from nnunet_svl.trainers.budgets import budget_epochs
+
+    p = PRESETS[preset]
+    configuration = configuration or p.configuration
+    fold = p.fold if fold is None else (fold if fold == "all" else int(fold))
+    seeds = list(dict.fromkeys(int(s) for s in seeds))
+    if int(baseline_trajectories) < 1:
+        raise ValueError(f"baseline_trajectories must be >= 1, got {baseline_trajectories}")
+    extra_baselines = [f"{BASELINE}@t{k}" for k in range(1, int(baseline_trajectories))]
+    ws = NNUNetWorkspace.create(Path(workspace), quiet=not verbose)
+    out_dir = Path(output) if output else ws.root / "benchmark"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    warning = preset_warning(preset, device)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    _progress(f"workspace {ws.root}, preset {preset}, seeds {seeds}, logs in {ws.log_dir}")
+
+    # 1-3. datasets, under the workspace's lock: another benchmark started on this workspace at the same moment would
+    # otherwise pick the same free dataset id or preprocess the same dataset twice
+    with _workspace_lock(ws.root):
+        src, noisy = _prepare_datasets(ws, p, source, protocols, ratios, seeds, configuration)
 
     # 4-6. train, predict, evaluate; seed by seed, so that an interrupted run has whole seeds
     clean_list = list(methods) if clean_methods else []
