@@ -138,6 +138,8 @@ class CaseRound:
     """Teacher gate: the teacher's argmax label (*sp)."""
     disputed: Optional[np.ndarray] = None
     """Teacher gate, flagged cases: voxels (*sp) where the teacher disagrees with the given label."""
+    data: Optional[np.ndarray] = None
+    """The case's preprocessed network input (C, *sp) (the edge repair fits the image)."""
 
 
 class MethodPart:

@@ -146,7 +146,7 @@ class LabelRoundEngine:
         maps = infer(data, self.patch_callback(plan, forward, case))
         cr = CaseRound(case=case, label=label, maps=maps, stats=stats,
                        stats_source=self.store.case_file(case, stats=True),
-                       reference=references(case) if references is not None else {})
+                       reference=references(case) if references is not None else {}, data=data)
         counts = agreement_counts(label, maps["probs"], self.space)
         for i, part in enumerate(self.parts):
             before = cr.label
@@ -202,8 +202,8 @@ class LabelRoundEngine:
             return
 
         def init_case(case: str, round_index: int) -> dict:
-            _, label, _ = load_case(case)
-            cr = CaseRound(case=case, label=label, maps={})
+            data, label, _ = load_case(case)
+            cr = CaseRound(case=case, label=label, maps={}, data=data)
             for part in parts:
                 part.initial_case(cr)
             self.store.stage_case(round_index, case, cr.label, omega=cr.omega, fuzzy=cr.fuzzy)

@@ -120,6 +120,16 @@ class SVLConfig:
     (``teacher.case_flags.flag_over_drawn``): over-drawn labels that the confident score misses because the teacher is
     unsure in their shell. 0 = off (the default); ablation ``_VolumeFlags`` 2.5 (offline on the final teachers: no
     clean case of the 3 clean runs above 1.9, BENCHMARKS.md, the volume score)."""
+    edge_repair: bool = False
+    """[ours] Before training, move each case's label boundary in to the image's intensity edge where the label lies
+    more than ``edge_tolerance`` voxels outside it (``nnunet_svl.edge``; ablation ``_EdgeRepair``): evidence the
+    labels do not carry, for a bias every label shares. One foreground class only."""
+    edge_tolerance: float = 0.5
+    """Voxels the label may lie outside the fitted edge before it is moved (clean phantoms: at most +0.05)."""
+    edge_window: float = 8.0
+    """How deep inside the label the edge is searched, voxels."""
+    edge_sigma: float = 1.5
+    """Width (voxels) of the blurred step fitted across the boundary (partial volume and the scanner's blur)."""
     case_flag_persist: int = 1
     """A case counts as flagged once it was an outlier in this many rounds."""
     teacher_flip_confidence: float = 0.9
@@ -221,6 +231,9 @@ class SVLConfig:
             bad("case_flag_confidence", "must be in [0.5, 1]")
         if self.case_flag_persist < 1:
             bad("case_flag_persist", "must be >= 1")
+        if not (math.isfinite(self.edge_tolerance) and self.edge_tolerance >= 0 and math.isfinite(self.edge_window)
+                and self.edge_window > 2 and math.isfinite(self.edge_sigma) and self.edge_sigma > 0):
+            bad("edge_tolerance", "edge_tolerance >= 0, edge_window > 2 and edge_sigma > 0 are required")
         if not (math.isfinite(self.case_flag_volume_margin) and self.case_flag_volume_margin >= 0):
             bad("case_flag_volume_margin", "must be >= 0 (0 = off)")
         if not (math.isfinite(self.case_flag_k) and self.case_flag_k >= 0 and 0 <= self.case_flag_margin <= 1

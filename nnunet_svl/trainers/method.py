@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from nnunet_svl.dale.part import DalePart
+from nnunet_svl.edge.part import EdgeRepairPart
 from nnunet_svl.parts.base import Batch, CaseRound, LabelSpace, MethodPart
 from nnunet_svl.parts.label_round import LabelRoundEngine, agreement_of
 from nnunet_svl.parts.voxels import first_scale, select_channels
@@ -78,10 +79,15 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
 
     # ------------------------------------------------------------------------------------------ parts
     def method_parts(self) -> list[MethodPart]:
-        """In round order: the teacher gate (``case_gate``: it resets each case to its given label and flags it), DALE
+        """In round order: the edge repair (``edge_repair``: the given label moved to the image edge), the teacher gate
+        (``case_gate``: it resets each case to its given label and flags it), DALE
         (its ω is in the case when vA3C's correction gate reads it), then vA3C."""
         space = self.label_space
         parts: list[MethodPart] = []
+        if self.cfg.edge_repair:          # first: every later part sees the repaired label as the given one
+            edge = EdgeRepairPart(self.cfg, space, spacing=self.configuration_manager.spacing)
+            edge.log = self.print_to_log_file
+            parts.append(edge)
         if self.cfg.case_gate:
             gate = TeacherGatePart(self.cfg, space, self.num_epochs, self.network_module, gather=all_gather_list,
                                    prior_flags=self.label_qa_prior())
@@ -91,7 +97,7 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
             dale = DalePart(self.cfg, space, self.num_epochs,
                             base_loss=self.loss if self.uses_weight_channels else None)
             if self.cfg.case_gate:
-                dale.batch_filter = parts[0].touches   # batches without a flagged case: nnU-Net's loss, unchanged
+                dale.batch_filter = gate.touches   # batches without a flagged case: nnU-Net's loss, unchanged
             parts.append(dale)
         if self.cfg.use_rl:
             va3c = VA3CPart(self.cfg, space, self.num_epochs, DecoderFeatureHook.last_layer(self.network).in_channels,
@@ -102,7 +108,7 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
                             seed_offset=train_seed_from_env() or 0)
             va3c.log = self.print_to_log_file
             if self.cfg.case_gate:
-                va3c.batch_filter = parts[0].touches   # the head's rollout only on batches with a flagged case
+                va3c.batch_filter = gate.touches   # the head's rollout only on batches with a flagged case
             parts.append(va3c)
         for part in parts:
             part.record = self.record_scalar

@@ -73,6 +73,8 @@ ABLATION_DOCS: dict[str, str] = {
                "flagged from the first iteration (label_qa 'auto': the one label_qa folder of this dataset)",
     "VolumeFlags": "the teacher gate also flags over-drawn cases: the label's boundary 2.5 voxels further outside the "
                    "teacher's expected boundary than the cases judged clean (case_flag_volume_margin 2.5)",
+    "EdgeRepair": "before training, each case's label boundary is moved in to the image's intensity edge where the "
+                  "label lies more than 0.5 voxel outside it (edge_repair; one foreground class)",
     "NoWarmup": "no warm-up stage: RL losses from the first epoch (the paper reports this is worse than the baseline)",
     "Intensity": "the paper's literal action: agents act on the input intensities, each step re-segments",
     "NoContinuity": "reward without the spatial-continuity penalty (lambda_C = 0)",
@@ -103,6 +105,7 @@ ABLATIONS: dict[str, dict] = {
     "SampleFlagged": dict(flagged_case_sampling=0.5),
     "LabelQA": dict(label_qa="auto"),
     "VolumeFlags": dict(case_flag_volume_margin=2.5),
+    "EdgeRepair": dict(edge_repair=True),
     "NoWarmup": dict(warmup_end=0),
     "Intensity": dict(state_mode="intensity"),
     "NoContinuity": dict(lambda_continuity=0.0),
@@ -118,9 +121,9 @@ ABLATIONS: dict[str, dict] = {
     "FuzzyFromStart": dict(PAPER, dale_warmup_end=0),
     "OmegaAcrossCases": dict(PAPER, omega_normalisation="class_across_cases"),
 }
-RL_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "VolumeFlags", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
+RL_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "VolumeFlags", "EdgeRepair", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
                 "OracleCaseGate", "OracleVoxelGate", "OracleFlags", "OracleFlips")
-DALE_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "VolumeFlags", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases")
+DALE_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "VolumeFlags", "EdgeRepair", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases")
 
 TRAINERS: dict[str, type] = {}
 

@@ -1,0 +1,100 @@
+"""The image-edge repair as a label-round part (config ``edge_repair``; ablation ``_EdgeRepair``) [ours].
+
+Before training (the label store's initial round) every training case's foreground is fitted against the image
+(:func:`nnunet_svl.edge.boundary.fit_edge`), and a case whose label lies more than ``edge_tolerance`` voxels outside
+the image's edge has its boundary moved in to the edge (:func:`~nnunet_svl.edge.boundary.repair_label`). From then
+on the repaired label *is* the case's given label: the data loader serves it from the store, and in every label round
+this part hands it to the teacher gate (which re-derives each case from its given label) in place of the annotation.
+A case the fit leaves alone keeps its annotation, bit for bit (no harm by construction where nothing moves).
+
+The fits are deterministic functions of the preprocessed image and the given label, cached per case (and kept in the
+checkpoint so a resumed run logs the same); a rank that never fitted a case (DDP shards) fits it when it needs it.
+
+Supported: one foreground class, no regions. Other label layouts are left alone with a note in the log (the shared
+offset of a multi-class foreground would move one class's boundary by another's edge).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from nnunet_svl.edge.boundary import EdgeFit, fit_edge, repair_label
+from nnunet_svl.parts.base import CaseRound, LabelSpace, MethodPart, RoundPlan
+from nnunet_svl.runtime.config import SVLConfig
+
+
+class EdgeRepairPart(MethodPart):
+    name = "edge_repair"
+    initial_rounds = 1
+    initial_kind = "edge_repair"
+
+    def __init__(self, cfg: SVLConfig, space: LabelSpace, spacing: Optional[Sequence[float]] = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.space = space
+        self.spacing = None if spacing is None else [float(s) for s in spacing]
+        self.fits: dict[str, EdgeFit] = {}
+        self.log: Callable[[str], None] = print
+        self.unsupported = self._unsupported()
+        self._told = False
+
+    def _unsupported(self) -> str:
+        if self.space.has_regions:
+            return "region-based labels"
+        if len(self.space.foreground_labels) != 1:
+            return f"{len(self.space.foreground_labels)} foreground classes (one is supported)"
+        return ""
+
+    # ------------------------------------------------------------------------------------------ the repair
+    def fit(self, case: str, data: np.ndarray, given: np.ndarray) -> EdgeFit:
+        """The case's edge fit (cached)."""
+        if case not in self.fits:
+            valid = self.space.valid(given[0])
+            self.fits[case] = fit_edge(data, given[0] > 0, valid=valid, spacing=self.spacing,
+                                       window=self.cfg.edge_window, sigma=self.cfg.edge_sigma)
+        return self.fits[case]
+
+    def repaired(self, case: str, data: Optional[np.ndarray], given: np.ndarray) -> np.ndarray:
+        """The case's given label (1, *sp) with its boundary moved to the image's edge where the fit says so; the
+        same array when nothing moves (or the layout is unsupported)."""
+        if self.unsupported:
+            if not self._told:
+                self.log(f"edge repair: off for this dataset ({self.unsupported})")
+                self._told = True
+            return given
+        if case not in self.fits and data is None:
+            return given
+        fit = self.fit(case, data, given)
+        label = given[0]
+        out = repair_label(label, fit, self.cfg.edge_tolerance, valid=self.space.valid(label), spacing=self.spacing)
+        return given if out is label else out[None].astype(given.dtype)
+
+    # ------------------------------------------------------------------------------------------ label rounds
+    def initial_case(self, case: CaseRound) -> None:
+        before = case.label
+        case.label = self.repaired(case.case, case.data, case.label)
+        fit = self.fits.get(case.case)
+        if fit is not None:
+            moved = int((case.label != before).sum()) if case.label is not before else 0
+            self.log(f"edge repair: {case.case}: edge offset {fit.offset:+.2f} voxels (t {fit.t_value:.1f}, channel "
+                     f"{fit.channel}){'' if fit.reliable else ' not trusted: ' + fit.reason}; "
+                     f"{moved} voxels moved to background")
+
+    def update_case(self, plan: RoundPlan, case: CaseRound) -> dict:
+        """Hand the repaired label to the parts after this one (the teacher gate re-derives each case from
+        ``reference['given']``)."""
+        given = case.reference.get("given")
+        if given is None:
+            return {}
+        repaired = self.repaired(case.case, case.data, given)
+        case.reference["given"] = repaired
+        return {"edge_repaired": int(repaired is not given)}
+
+    # ------------------------------------------------------------------------------------------ checkpoint
+    def state_dict(self) -> dict:
+        return {"edge_fits": {c: asdict(f) for c, f in self.fits.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.fits = {c: EdgeFit(**f) for c, f in state.get("edge_fits", {}).items()}

@@ -1,0 +1,132 @@
+"""The edge repair as a label-round part (nnunet_svl/edge/part.py): by hand on a sphere, and inside the real trainer
+(``nnUNetTrainerSVLDRL_EdgeRepair_tiny`` on phantoms whose labels nnU-Net preprocessed after a dilation): the label
+store's initial round holds each case's label moved to its image edge where the fit says so and the annotation bit for
+bit elsewhere, the data loader serves it, and the teacher gate's rounds start from it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from conftest import NARROW, shared_workspace, use_in_process
+from nnunet_svl.edge.boundary import fit_edge, repair_label
+from nnunet_svl.edge.part import EdgeRepairPart
+from nnunet_svl.parts.base import CaseRound, LabelSpace, RoundPlan
+from nnunet_svl.runtime.config import SVLConfig
+
+BINARY = LabelSpace(foreground_labels=(1,), ignore_label=None, has_regions=False, num_heads=2)
+DILATED_SOURCE_ID, DILATED_ID = 984, 985
+
+
+def _sphere(grow: float):
+    g = np.indices((40, 40, 40)).astype(float) + 0.5
+    r = np.sqrt(((g - 20.0) ** 2).sum(0))
+    image = 100.0 + 20.0 * ndimage.gaussian_filter((r < 9.0).astype(float), 1.2)
+    image += 5.0 * np.random.default_rng(0).standard_normal(image.shape)
+    return image[None].astype(np.float32), (r < 9.0 + grow).astype(np.int16)[None]
+
+
+def test_the_part_repairs_before_training_and_hands_the_repair_to_later_rounds():
+    part = EdgeRepairPart(SVLConfig(edge_repair=True), BINARY)
+    logs = []
+    part.log = logs.append
+    data, label = _sphere(3.0)
+    case = CaseRound(case="a", label=label, maps={}, data=data)
+    part.initial_case(case)
+    fit = part.fits["a"]
+    assert fit.reliable and abs(fit.offset - 3.0) <= 0.5
+    expected = repair_label(label[0], fit_edge(data, label[0] > 0), 0.5)
+    assert np.array_equal(case.label[0], expected) and case.label.dtype == label.dtype
+    assert (case.label != label).sum() > 1000 and "edge offset +" in logs[0]
+    # a later round: the given label the teacher gate reads is the repaired one (the fit is cached, data not needed)
+    later = CaseRound(case="a", label=case.label, maps={}, reference={"given": label.copy()})
+    assert part.update_case(RoundPlan(epoch=3), later) == {"edge_repaired": 1}
+    assert np.array_equal(later.reference["given"], case.label)
+    # a label on its edge: the very same array, in the initial round and later
+    data0, label0 = _sphere(0.0)
+    clean = CaseRound(case="b", label=label0, maps={}, data=data0)
+    part.initial_case(clean)
+    assert clean.label is label0 and part.fits["b"].offset <= 0.5
+    ref = {"given": label0}
+    assert part.update_case(RoundPlan(epoch=3), CaseRound(case="b", label=label0, maps={}, reference=ref)) == \
+        {"edge_repaired": 0} and ref["given"] is label0
+    # the fits survive a checkpoint
+    restored = EdgeRepairPart(SVLConfig(edge_repair=True), BINARY)
+    restored.load_state_dict(part.state_dict())
+    assert restored.fits == part.fits
+
+
+def test_two_foreground_classes_are_left_alone_with_a_note():
+    part = EdgeRepairPart(SVLConfig(edge_repair=True),
+                          LabelSpace(foreground_labels=(1, 2), ignore_label=None, has_regions=False, num_heads=3))
+    logs = []
+    part.log = logs.append
+    data, label = _sphere(3.0)
+    case = CaseRound(case="a", label=label, maps={}, data=data)
+    part.initial_case(case)
+    assert case.label is label and not part.fits and "2 foreground classes" in logs[0]
+
+
+def _build_dilated_phantoms(ws):
+    from nnunet_svl.tools.corrupt import corrupt_dataset
+    from nnunet_svl.tools.demo_data import write_demo_dataset
+    from nnunet_svl.tools.plans import write_narrow_plans
+
+    src = write_demo_dataset(ws.raw, dataset_id=DILATED_SOURCE_ID, name="EdgePhantoms", n_train=6, n_test=1,
+                             shape=(32, 32, 32), seed=2)
+    corrupt_dataset(src, target_id=DILATED_ID, protocol="dilate", ratio=0.5, seed=0, raw_root=ws.raw)
+    ws.plan_and_preprocess(DILATED_ID)
+    write_narrow_plans(ws.preprocessed, DILATED_ID, target_plans=NARROW)
+
+
+@pytest.fixture
+def dilated_env(tmp_path_factory, tmp_path, monkeypatch):
+    ws = shared_workspace(tmp_path_factory, "ws_edge", _build_dilated_phantoms)
+    use_in_process(ws, monkeypatch)
+    results = tmp_path / "results"
+    results.mkdir()
+    monkeypatch.setenv("nnUNet_results", str(results))
+    return ws
+
+
+def test_the_trainer_trains_on_the_repaired_labels(dilated_env):
+    import json
+
+    from nnunetv2.run.run_training import get_trainer_from_args
+
+    from nnunet_svl.teacher.part import TeacherGatePart
+
+    trainer = get_trainer_from_args(str(DILATED_ID), "3d_fullres", 0, "nnUNetTrainerSVLDRL_EdgeRepair_tiny", NARROW,
+                                    device=torch.device("cpu"))
+    trainer.on_train_start()
+    try:
+        edge = trainer.part(EdgeRepairPart)
+        assert trainer.parts[0] is edge and trainer.part(TeacherGatePart) is trainer.parts[1]
+        assert trainer.label_store.history()[0]["kind"] == "edge_repair"
+        raw = next(dilated_env.raw.glob(f"Dataset{DILATED_ID}_*"))
+        noisy = {c for c, v in json.loads((raw / "noise_manifest.json").read_text())["cases"].items() if v["noisy"]}
+        moved = set()
+        for case in trainer.training_case_ids():
+            data, given = trainer.preprocessed_case(case)
+            fit = fit_edge(data, given[0] > 0, spacing=trainer.configuration_manager.spacing)
+            expected = repair_label(given[0], fit, 0.5, spacing=trainer.configuration_manager.spacing)
+            stored = trainer.label_store.load(case).label
+            assert np.array_equal(stored[0], expected), case
+            if not np.array_equal(stored, given):
+                moved.add(case)
+                assert stored.sum() < given.sum()                   # only ever shrinks
+        assert moved and moved <= noisy                              # over-drawn cases moved, no clean one
+        # the training dataset (the data loader's) serves the store's label: the repaired one
+        dataset_tr, _ = trainer.get_tr_and_val_datasets()
+        for case in moved:
+            _, served, _, _ = dataset_tr.load_case(case)
+            assert np.array_equal(np.asarray(served[:1]), trainer.label_store.load(case).label), case
+        # a label round: the gate re-derives every case from the repaired given label
+        trainer.current_epoch = trainer.num_epochs - 1           # the tiny schedule has a round at every epoch
+        summary = trainer.run_label_round()
+        assert summary is not None and summary["edge_repaired"] == len(moved)
+        batch = next(trainer.dataloader_train)
+        assert np.isfinite(trainer.train_step(batch)["loss"]).all()
+    finally:
+        trainer.on_train_end()
