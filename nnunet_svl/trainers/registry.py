@@ -8,7 +8,8 @@ Naming follows nnU-Net's variants: ``<method>[_<ablation>][_<budget>]``.
 * ablations: ``_Paper`` (the papers' literal design, no gate) and the decomposition of it (``_NoCorrection``,
   ``_DetachedHead``, ``_OracleCaseGate``, ``_OracleVoxelGate``, ``_FuzzyFromStart``, ``_OmegaAcrossCases``), ``_NoWarmup`` (paper: removing warm-up is worse than the baseline), ``_Intensity`` (the paper's literal
   intensity-state action), ``_NoContinuity`` (λ_C = 0), ``_RewardMap`` (pixelRL's reward-map convolution),
-  ``_NoAlignment`` (DALE without the Wasserstein alignment);
+  ``_NoAlignment`` (DALE without the Wasserstein alignment), ``_EdgeRepair`` (labels moved to the image's edge
+  before training, nnunet_svl/edge);
 * budgets (``nnunet_svl.trainers.budgets``): ``_tiny`` (tests), ``_demo`` (the demo job), ``_bench`` (CPU benchmark);
   no suffix = nnU-Net's default budget (1000 epochs × 250 iterations).
 """
