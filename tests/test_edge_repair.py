@@ -36,7 +36,7 @@ def test_the_part_repairs_before_training_and_hands_the_repair_to_later_rounds()
     part.initial_case(case)
     fit = part.fits["a"]
     assert fit.reliable and abs(fit.offset - 3.0) <= 0.5
-    expected = repair_label(label[0], fit_edge(data, label[0] > 0), 0.5)
+    expected = repair_label(label[0], fit_edge(data, label[0] > 0), SVLConfig().edge_tolerance)
     assert np.array_equal(case.label[0], expected) and case.label.dtype == label.dtype
     assert (case.label != label).sum() > 1000 and "edge offset +" in logs[0]
     # a later round: the given label the teacher gate reads is the repaired one (the fit is cached, data not needed)
@@ -47,7 +47,7 @@ def test_the_part_repairs_before_training_and_hands_the_repair_to_later_rounds()
     data0, label0 = _sphere(0.0)
     clean = CaseRound(case="b", label=label0, maps={}, data=data0)
     part.initial_case(clean)
-    assert clean.label is label0 and part.fits["b"].offset <= 0.5
+    assert clean.label is label0 and part.fits["b"].offset <= SVLConfig().edge_tolerance
     ref = {"given": label0}
     assert part.update_case(RoundPlan(epoch=3), CaseRound(case="b", label=label0, maps={}, reference=ref)) == \
         {"edge_repaired": 0} and ref["given"] is label0
@@ -110,7 +110,8 @@ def test_the_trainer_trains_on_the_repaired_labels(dilated_env):
         for case in trainer.training_case_ids():
             data, given = trainer.preprocessed_case(case)
             fit = fit_edge(data, given[0] > 0, spacing=trainer.configuration_manager.spacing)
-            expected = repair_label(given[0], fit, 0.5, spacing=trainer.configuration_manager.spacing)
+            expected = repair_label(given[0], fit, trainer.cfg.edge_tolerance,
+                                    spacing=trainer.configuration_manager.spacing)
             stored = trainer.label_store.load(case).label
             assert np.array_equal(stored[0], expected), case
             if not np.array_equal(stored, given):

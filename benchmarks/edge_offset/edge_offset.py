@@ -93,7 +93,7 @@ def main() -> None:
     ap.add_argument("datasets", nargs="+", type=Path)
     ap.add_argument("--window", type=float, default=8.0)
     ap.add_argument("--sigma", type=float, default=1.5)
-    ap.add_argument("--tolerance", type=float, default=0.5, help="repair (shrink) only where the edge offset exceeds this")
+    ap.add_argument("--tolerance", type=float, default=1.0, help="repair (shrink) only where the edge offset exceeds this")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     print(f"window {args.window} voxels inside the label, sigma {args.sigma}, repair tolerance {args.tolerance} "

@@ -75,7 +75,7 @@ ABLATION_DOCS: dict[str, str] = {
     "VolumeFlags": "the teacher gate also flags over-drawn cases: the label's boundary 2.5 voxels further outside the "
                    "teacher's expected boundary than the cases judged clean (case_flag_volume_margin 2.5)",
     "EdgeRepair": "before training, each case's label boundary is moved in to the image's intensity edge where the "
-                  "label lies more than 0.5 voxel outside it (edge_repair; one foreground class)",
+                  "label lies more than 1 voxel outside it (edge_repair; one foreground class)",
     "NoWarmup": "no warm-up stage: RL losses from the first epoch (the paper reports this is worse than the baseline)",
     "Intensity": "the paper's literal action: agents act on the input intensities, each step re-segments",
     "NoContinuity": "reward without the spatial-continuity penalty (lambda_C = 0)",
