@@ -1,0 +1,10 @@
+#!/bin/bash
+source /work/main/.venv/bin/activate
+WS=/work/bench_ws/wse
+while pgrep -f "report_markov_s0" > /dev/null; do sleep 15; done
+set -x
+for s in 1 2; do
+nnunet-svl benchmark --workspace $WS --preset cpu --protocols dilate --ratios 1.0 --methods nnUNetTrainer nnUNetTrainerSVLDRL_EdgeRepair --no-clean-methods --seeds $s -o $WS/report_r1_s$s
+nnunet-svl benchmark --workspace $WS --preset cpu --protocols markov --methods nnUNetTrainer nnUNetTrainerSVLDRL_EdgeRepair --no-clean-methods --seeds $s -o $WS/report_markov_s$s
+done
+nnunet-svl benchmark --workspace $WS --preset cpu --protocols mt dilate --methods nnUNetTrainer nnUNetTrainerSVLDRL nnUNetTrainerSVLDRL_EdgeRepair --no-clean-methods --seeds 0 -o $WS/report_mtdil_s0
