@@ -1,4 +1,5 @@
 #!/bin/bash
+# Stopped after markov seed 1 for time: the seed-2 runs and the mt / dilate run at the end did not train.
 source /work/main/.venv/bin/activate
 WS=/work/bench_ws/wse
 while pgrep -f "report_markov_s0" > /dev/null; do sleep 15; done

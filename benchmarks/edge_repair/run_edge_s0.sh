@@ -1,4 +1,5 @@
 #!/bin/bash
+# Run as written up to the markov command; the mt / dilate line was moved to run_edge_rest.sh (and not reached).
 # edge-repair experiments, seed 0, cpu preset (sequential; one workspace)
 source /work/main/.venv/bin/activate
 WS=/work/bench_ws/wse
