@@ -26,11 +26,7 @@ from scipy import ndimage
 
 from nnunet_svl.diagnostics.quality import auroc
 from nnunet_svl.edge.boundary import fit_edge, repair_label
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    s = a.sum() + b.sum()
-    return 1.0 if s == 0 else 2.0 * (a & b).sum() / s
+from nnunet_svl.tools.metrics import dice
 
 
 def run_dataset(folder: Path, args) -> dict:

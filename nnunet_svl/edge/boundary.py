@@ -35,7 +35,7 @@ the reliability checks catch it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
 import numpy as np
@@ -113,7 +113,7 @@ def fit_edge(image: np.ndarray, foreground: np.ndarray, valid: Optional[np.ndarr
     fg = fg & valid
     none = EdgeFit(float("nan"), 0.0, 0.0, 0, -1, False, "")
     if fg.sum() < min_core_voxels:
-        return EdgeFit(**{**none.__dict__, "reason": f"fewer than {min_core_voxels} foreground voxels"})
+        return replace(none, reason=f"fewer than {min_core_voxels} foreground voxels")
     sd = signed_distance(fg, spacing)
     inside = fg & (sd >= -window)
     d = sd[inside]
@@ -125,10 +125,10 @@ def fit_edge(image: np.ndarray, foreground: np.ndarray, valid: Optional[np.ndarr
         if np.isfinite(e) and (best is None or t > best[2]):
             best = (e, b, t, c)
     if best is None:
-        return EdgeFit(**{**none.__dict__, "reason": "no step fits (a flat image inside the label)"})
+        return replace(none, reason="no step fits (a flat image inside the label)")
     e, b, t, c = best
-    core = int((fg & (sd <= e - sigma)).sum())
-    channel = np.asarray(image[c], dtype=np.float64)
+    core_mask = fg & (sd <= e - sigma)
+    core = int(core_mask.sum())
     reason = ""
     if core < min_core_voxels:
         reason = f"{core} voxels inside the edge (< {min_core_voxels})"
@@ -137,7 +137,8 @@ def fit_edge(image: np.ndarray, foreground: np.ndarray, valid: Optional[np.ndarr
     elif t < min_t:
         reason = f"the step stands out of the noise by t = {t:.1f} (< {min_t})"
     elif shell.any():
-        across = channel[fg & (sd <= e - sigma)].mean() - channel[shell].mean()
+        channel = np.asarray(image[c], dtype=np.float64)
+        across = channel[core_mask].mean() - channel[shell].mean()
         if np.sign(across) != np.sign(b):
             reason = "the step inside the label has the opposite sign of the label's contrast with its surroundings"
     return EdgeFit(offset=-e, contrast=b, t_value=t, core_voxels=core, channel=c, reliable=not reason, reason=reason)
