@@ -51,6 +51,9 @@ def test_the_part_repairs_before_training_and_hands_the_repair_to_later_rounds()
     ref = {"given": label0}
     assert part.update_case(RoundPlan(epoch=3), CaseRound(case="b", label=label0, maps={}, reference=ref)) == \
         {"edge_repaired": 0} and ref["given"] is label0
+    # a case never fitted, without its image: an error that says so, not the annotation passed on silently
+    with pytest.raises(ValueError, match="no fit and no image"):
+        part.update_case(RoundPlan(epoch=3), CaseRound(case="c", label=label, maps={}, reference={"given": label}))
     # the fits survive a checkpoint
     restored = EdgeRepairPart(SVLConfig(edge_repair=True), BINARY)
     restored.load_state_dict(part.state_dict())

@@ -65,7 +65,8 @@ class EdgeRepairPart(MethodPart):
                 self._told = True
             return given
         if case not in self.fits and data is None:
-            return given
+            raise ValueError(f"edge repair: case {case!r} has no fit and no image to fit it on (CaseRound.data is "
+                             f"None); the label-round engine passes each case's image to the parts")
         fit = self.fit(case, data, given)
         label = given[0]
         out = repair_label(label, fit, self.cfg.edge_tolerance, valid=self.space.valid(label), spacing=self.spacing)
