@@ -10,7 +10,8 @@ boundary in to the edge where the offset exceeds ``--tolerance``. On the raw ima
 Reported per dataset: the estimate against the true offset ((|given| − |clean|) / |boundary voxels of the given
 label|, from the clean labels the corruption kept); the case AUROC of the edge offset (noisy vs clean); its spread on
 the clean cases; and the repair as Dice to the clean label against the given one (noisy and clean cases apart, with
-how many labels moved).
+how many labels and voxels moved, and the repair's precision: the share of the moved voxels that are background in
+the clean label).
 
 usage: python edge_offset.py RAW_DATASET_FOLDER [...] [--json OUT]
 """
@@ -45,14 +46,15 @@ def run_dataset(folder: Path, args) -> dict:
             out[case] = {"noisy": bool(manifest.get(case, {}).get("noisy", False)), "true_offset": true_offset,
                          "edge_offset": float("nan"), "reliable": False, "reason": "empty label", "t": 0.0,
                          "contrast": 0.0, "dice_given": dice(given, clean), "dice_repaired": dice(given, clean),
-                         "moved": False}
+                         "moved": False, "moved_voxels": 0, "moved_right": 0}
             continue
         fit = fit_edge(image[None], given, window=args.window, sigma=args.sigma)
         repaired = repair_label(given.astype(np.int16), fit, args.tolerance) > 0
         out[case] = {"noisy": bool(manifest.get(case, {}).get("noisy", False)), "true_offset": true_offset,
                      "edge_offset": fit.offset, "reliable": fit.reliable, "reason": fit.reason,
                      "t": fit.t_value, "contrast": fit.contrast, "dice_given": dice(given, clean),
-                     "dice_repaired": dice(repaired, clean), "moved": bool((repaired != given).any())}
+                     "dice_repaired": dice(repaired, clean), "moved": bool((repaired != given).any()),
+                     "moved_voxels": int((given & ~repaired).sum()), "moved_right": int((given & ~repaired & ~clean).sum())}
     return out
 
 
@@ -75,9 +77,12 @@ def summarise(name: str, cases: dict, tolerance: float) -> str:
             dg = np.mean([v["dice_given"] for v in g])
             dr = np.mean([v["dice_repaired"] for v in g])
             moved = int(sum(v["moved"] for v in g))
+            n_moved = int(sum(v["moved_voxels"] for v in g))
+            precision = sum(v["moved_right"] for v in g) / n_moved if n_moved else float("nan")
             lines.append(f"  {group}: edge offset {np.nanmean(e):+.2f} ± {np.nanstd(e):.2f} "
                          f"[{np.nanmin(e):+.2f}, {np.nanmax(e):+.2f}]; repair (moved {moved} of {len(g)}): "
-                         f"Dice to clean {dg:.4f} -> {dr:.4f} ({100 * (dr - dg):+.2f} pts)")
+                         f"Dice to clean {dg:.4f} -> {dr:.4f} ({100 * (dr - dg):+.2f} pts); "
+                         f"{n_moved} voxels moved, precision {precision:.3f} (background in the clean label)")
     lines.append("  per case (true offset / edge offset, * noisy): " + " ".join(
         f"{v['true_offset']:+.1f}/{v['edge_offset']:+.1f}{'*' if v['noisy'] else ''}"
         for v in sorted(cases.values(), key=lambda v: v["true_offset"])))
