@@ -52,3 +52,23 @@ def test_foreground_dice_pairs_add_up():
     valid = np.array([True, True, True, True, False])
     # class 1: overlap 1, sizes 2 + 1; class 2: overlap 1, sizes 1 + 1 (voxel 4 invalid)
     assert foreground_dice(pred, ref, [0, 1, 2], valid) == (2 * 2, 3 + 2)
+
+
+def test_cases_found_noisy_by_the_gate_or_the_edge_repair():
+    """Found noisy = flagged by the teacher gate or moved by the edge repair: 4 noisy cases (one flagged, one moved,
+    one both, one neither) and 2 clean ones (one moved): found 4, of which 3 noisy → precision 3/4, recall 3/4; the
+    gate alone: precision 2/2, recall 2/4."""
+    clean = np.array([1, 1, 0, 0])
+    noisy = np.array([1, 1, 1, 0])
+    valid = np.ones(4, bool)
+
+    def rec(given, flagged, repaired):
+        return case_record(given, given, given, clean, [0, 1], valid, flagged=flagged, repaired=repaired)
+
+    s = summarise([rec(noisy, True, False), rec(noisy, False, True), rec(noisy, True, True), rec(noisy, False, False),
+                   rec(clean, False, True), rec(clean, False, False)])
+    assert s["found_noisy"] == 4 and s["repaired_cases"] == 3 and s["found_clean_cases"] == 1
+    assert s["found_precision"] == 0.75 and s["found_recall"] == 0.75
+    assert s["flag_precision"] == 1.0 and s["flag_recall"] == 0.5
+    # without the edge repair (repaired None) there are no found_* figures
+    assert "found_noisy" not in summarise([rec(noisy, True, None)])

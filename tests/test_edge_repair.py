@@ -51,6 +51,8 @@ def test_the_part_repairs_before_training_and_hands_the_repair_to_later_rounds()
     ref = {"given": label0}
     assert part.update_case(RoundPlan(epoch=3), CaseRound(case="b", label=label0, maps={}, reference=ref)) == \
         {"edge_repaired": 0} and ref["given"] is label0
+    # which cases the run judged over-drawn (the diagnostics' "found noisy"): the moved one, not the clean one
+    assert part.moves("a") is True and part.moves("b") is False and part.moves("never seen") is None
     # a case never fitted, without its image: an error that says so, not the annotation passed on silently
     with pytest.raises(ValueError, match="no fit and no image"):
         part.update_case(RoundPlan(epoch=3), CaseRound(case="c", label=label, maps={}, reference={"given": label}))

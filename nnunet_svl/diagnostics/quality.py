@@ -12,7 +12,9 @@ annotation, the label in force before and after this round, and the clean label 
 * Dice(labels in force, clean) per class;
 * AUROC of ω for telling noisy voxels (low ω expected) from clean ones, from per-case histograms of ω;
 * AUROC of a per-case noise score (e.g. 1 − the network's agreement with the given label) for telling noisy cases;
-* with the teacher gate: the precision and recall of the per-case noise flags, and how many clean cases were flagged.
+* with the teacher gate: the precision and recall of the per-case noise flags, and how many clean cases were flagged;
+* with the edge repair: the same for the cases the run found noisy by either mechanism (flagged, or moved to the image's
+  edge before training): ``found_*``.
 """
 from __future__ import annotations
 
@@ -56,12 +58,12 @@ def auroc_from_histograms(hist_positive: np.ndarray, hist_negative: np.ndarray, 
 
 def case_record(given: np.ndarray, before: np.ndarray, after: np.ndarray, clean: np.ndarray, classes: Sequence[int],
                 valid: np.ndarray, omega: Optional[np.ndarray] = None, case_score: Optional[float] = None,
-                flagged: Optional[bool] = None) -> dict:
+                flagged: Optional[bool] = None, repaired: Optional[bool] = None) -> dict:
     """Additive counts for one case (arrays of one spatial shape; ``valid`` = voxels with a usable label)."""
     given, before, after, clean = (np.asarray(a)[valid] for a in (given, before, after, clean))
     noisy_vox = given != clean
     flipped = after != before
-    rec = {"noisy_case": bool(noisy_vox.any()), "case_score": case_score, "flagged": flagged,
+    rec = {"noisy_case": bool(noisy_vox.any()), "case_score": case_score, "flagged": flagged, "repaired": repaired,
            "flipped": int(flipped.sum()), "flipped_correct": int((flipped & (after == clean)).sum()),
            "noisy_voxels": int(noisy_vox.sum()), "noisy_fixed": int((noisy_vox & (after == clean)).sum()),
            "broken": int((~noisy_vox & (after != clean)).sum()),
@@ -116,6 +118,18 @@ def summarise(records: Sequence[dict]) -> dict:
         out["flag_precision"] = tp / n_flagged if n_flagged else float("nan")
         out["flag_recall"] = tp / n_noisy if n_noisy else float("nan")
         out["flagged_clean_cases"] = n_flagged - tp
+    # cases the run found noisy by either mechanism: flagged by the teacher gate, or moved by the edge repair
+    repair_judged = [r for r in records if r.get("repaired") is not None]
+    if repair_judged:
+        found = [bool(r.get("flagged")) or bool(r["repaired"]) for r in repair_judged]
+        tp = sum(1 for f, r in zip(found, repair_judged) if f and r["noisy_case"])
+        n_found = sum(found)
+        n_noisy = sum(1 for r in repair_judged if r["noisy_case"])
+        out["repaired_cases"] = sum(1 for r in repair_judged if r["repaired"])
+        out["found_noisy"] = n_found
+        out["found_precision"] = tp / n_found if n_found else float("nan")
+        out["found_recall"] = tp / n_noisy if n_noisy else float("nan")
+        out["found_clean_cases"] = n_found - tp
     scored = [r for r in records if r.get("case_score") is not None]
     if scored:
         out["case_score_auroc"] = auroc(np.array([r["case_score"] for r in scored]),

@@ -72,6 +72,14 @@ class EdgeRepairPart(MethodPart):
         out = repair_label(label, fit, self.cfg.edge_tolerance, valid=self.space.valid(label), spacing=self.spacing)
         return given if out is label else out[None].astype(given.dtype)
 
+    def moves(self, case: str) -> Optional[bool]:
+        """Whether the case's label is moved to the image's edge (its fit trusted and beyond the tolerance: the case
+        is judged over-drawn); None when the case was never fitted."""
+        fit = self.fits.get(case)
+        if fit is None or self.unsupported:
+            return None
+        return bool(fit.reliable and np.isfinite(fit.offset) and fit.offset > self.cfg.edge_tolerance)
+
     # ------------------------------------------------------------------------------------------ label rounds
     def initial_case(self, case: CaseRound) -> None:
         before = case.label

@@ -193,7 +193,8 @@ class DiagnosticsMixin:
 
     # ------------------------------------------------------------------------------------------ label rounds
     def observe_round_case(self, case: str, before: np.ndarray, after: np.ndarray, omega: Optional[np.ndarray],
-                           case_score: Optional[float], flagged: Optional[bool] = None) -> None:
+                           case_score: Optional[float], flagged: Optional[bool] = None,
+                           repaired: Optional[bool] = None) -> None:
         if not self.diagnostics_enabled:
             return
         given = self.given_label(case)[0]
@@ -201,7 +202,7 @@ class DiagnosticsMixin:
         classes = LabelSpace.of(self.label_manager).classes
         self._round_records.append(case_record(given, before[0], after[0], self.clean_label(case)[0], classes, valid,
                                                omega=None if omega is None else omega[0], case_score=case_score,
-                                               flagged=flagged))
+                                               flagged=flagged, repaired=repaired))
 
     def finish_round_quality(self, round_index: int, kind: str) -> Optional[dict]:
         """Summarise the round's records over all ranks, log ``q_*`` scalars, append to svl_diagnostics.json."""

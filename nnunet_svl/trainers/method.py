@@ -264,7 +264,9 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
         agreement = agreement_of(counts)
         gate = self.part(TeacherGatePart)
         score = gate.last_score(case.case) if gate is not None else (None if agreement is None else 1.0 - agreement)
-        self.observe_round_case(case.case, before, case.label, case.omega, score, flagged=case.flagged)
+        edge = self.part(EdgeRepairPart)
+        self.observe_round_case(case.case, before, case.label, case.omega, score, flagged=case.flagged,
+                                repaired=edge.moves(case.case) if edge is not None else None)
 
     # ------------------------------------------------------------------------------------------ checkpoint state
     def svl_state_dict(self) -> dict:
