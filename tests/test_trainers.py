@@ -89,14 +89,16 @@ def _killed_in_round_then_resumed(ws, trainer: str, fold: int, failpoint: str,
 
 
 @pytest.mark.parametrize("trainer, failpoint, last_kind, head, stages", [
-    # warm-up, transition, full RL; killed with correction round 1 half written
-    ("nnUNetTrainerVA3C_tiny", "label-store-staged:1", "correction", True, [0.0, 1.0, 2.0]),
-    # rounds: DALE's initial weights, then loss statistics after every epoch; killed after round 4 was committed
+    # round 1: the edge repair before training; warm-up, transition, full RL; killed with correction round 2 half
+    # written
+    ("nnUNetTrainerVA3C_tiny", "label-store-staged:2", "correction", True, [0.0, 1.0, 2.0]),
+    # rounds: the edge repair with DALE's initial weights, then loss statistics after every epoch; killed after round
+    # 4 was committed
     ("nnUNetTrainerDALE_tiny", "label-store-committed:4", "dale_stats", False, [0.0, 0.0, 0.0]),
     # the paper's ablation without warm-up
-    ("nnUNetTrainerVA3C_NoWarmup_tiny", "label-store-committed:1", "correction", True, [1.0, 1.0, 2.0]),
+    ("nnUNetTrainerVA3C_NoWarmup_tiny", "label-store-committed:2", "correction", True, [1.0, 1.0, 2.0]),
     # the paper's literal intensity action
-    ("nnUNetTrainerVA3C_Intensity_tiny", "label-store-staged:1", "correction", True, [0.0, 1.0, 2.0]),
+    ("nnUNetTrainerVA3C_Intensity_tiny", "label-store-staged:2", "correction", True, [0.0, 1.0, 2.0]),
 ])
 def test_method_trainer_trains_resumes_and_stock_predicts(nnunet_ws, tmp_path, trainer, failpoint, last_kind, head,
                                                            stages):
