@@ -1,6 +1,6 @@
 #!/bin/bash
-# Fourth session (2026-12-01). Ran: seed 0 of mt / dilate rho 0.5 (report_mtdil_s0); the later lines as the
-# BENCHMARKS.md section "The edge repair becomes the default" says (stopped for the session end where it says so).
+# Fourth session (2026-12-01). Ran: seeds 0 and 1 of mt / dilate rho 0.5 (report_mtdil_s0, report_mtdil_s1); stopped
+# in seed 2's preprocessing for the session end: seed 2 and the dilate rho 1 / markov / clean lines did not run.
 source /work/main/.venv/bin/activate
 WS=/work/bench_ws/wse
 set -x
