@@ -10,11 +10,12 @@ usage: python found_noisy.py WORKSPACE [TRAINER_SUBSTRING]     (default substrin
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
 import torch
+
+from nnunet_svl.edge.boundary import EdgeFit
 
 
 def figures(found: set, noisy: set) -> str:
@@ -38,8 +39,7 @@ def main() -> None:
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         state, cfg = ckpt["svl_state"], ckpt["svl_config"]
         flagged = set(state.get("gate_flag_counts", {}))
-        moved = {c for c, f in state.get("edge_fits", {}).items()
-                 if f["reliable"] and math.isfinite(f["offset"]) and f["offset"] > cfg["edge_tolerance"]}
+        moved = {c for c, f in state.get("edge_fits", {}).items() if EdgeFit(**f).moves(cfg["edge_tolerance"])}
         print(f"{dataset} {run.name.split('__')[0]} ({len(noisy)} noisy of {len(cases)}):")
         print(f"  teacher gate: {figures(flagged, noisy)}")
         print(f"  edge repair:  {figures(moved, noisy)}")

@@ -60,6 +60,10 @@ class EdgeFit:
     reason: str
     """Why the fit is not trusted ('' when it is)."""
 
+    def moves(self, tolerance: float) -> bool:
+        """Whether :func:`repair_label` moves this label: the fit is trusted and its offset exceeds ``tolerance``."""
+        return bool(self.reliable and np.isfinite(self.offset) and self.offset > tolerance)
+
 
 def signed_distance(mask: np.ndarray, spacing: Optional[Sequence[float]] = None) -> np.ndarray:
     """Signed distance to the boundary of ``mask``, in voxels of the finest spacing: > 0 outside (distance to the
@@ -149,7 +153,7 @@ def repair_label(label: np.ndarray, fit: EdgeFit, tolerance: float, valid: Optio
     """``label`` (*sp, integer classes, 0 background) with its foreground boundary moved in to the fitted edge:
     foreground voxels whose signed distance is at least the edge position become background. The same array (not a
     copy) when nothing moves: the fit is unreliable or its offset is at most ``tolerance`` voxels."""
-    if not (fit.reliable and np.isfinite(fit.offset) and fit.offset > tolerance):
+    if not fit.moves(tolerance):
         return label
     valid = np.ones(label.shape, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
     fg = (label > 0) & valid

@@ -78,7 +78,7 @@ class EdgeRepairPart(MethodPart):
         fit = self.fits.get(case)
         if fit is None or self.unsupported:
             return None
-        return bool(fit.reliable and np.isfinite(fit.offset) and fit.offset > self.cfg.edge_tolerance)
+        return fit.moves(self.cfg.edge_tolerance)
 
     # ------------------------------------------------------------------------------------------ label rounds
     def initial_case(self, case: CaseRound) -> None:
