@@ -87,6 +87,13 @@ def _dice(pairs: list) -> float:
     return 1.0 if total == 0 else 2.0 * inter / total
 
 
+def _case_detection(detected: Sequence[bool], records: Sequence[dict]) -> tuple[int, float, float, int]:
+    """(cases detected, precision, recall, clean cases detected) of per-case decisions against ``noisy_case``."""
+    tp = sum(1 for d, r in zip(detected, records) if d and r["noisy_case"])
+    n, n_noisy = sum(detected), sum(1 for r in records if r["noisy_case"])
+    return n, tp / n if n else float("nan"), tp / n_noisy if n_noisy else float("nan"), n - tp
+
+
 def summarise(records: Sequence[dict]) -> dict:
     """Figures of a round from the case records (keys: ``<figure>_<noisy|clean|all>``; NaN where undefined)."""
     out: dict = {}
@@ -111,25 +118,15 @@ def summarise(records: Sequence[dict]) -> dict:
         out["omega_auroc_voxels"] = auroc_from_histograms(hn, hc, high_is_positive=False)
     judged = [r for r in records if r.get("flagged") is not None]
     if judged:
-        tp = sum(1 for r in judged if r["flagged"] and r["noisy_case"])
-        n_flagged = sum(1 for r in judged if r["flagged"])
-        n_noisy = sum(1 for r in judged if r["noisy_case"])
-        out["flags"] = n_flagged
-        out["flag_precision"] = tp / n_flagged if n_flagged else float("nan")
-        out["flag_recall"] = tp / n_noisy if n_noisy else float("nan")
-        out["flagged_clean_cases"] = n_flagged - tp
+        n, precision, recall, false = _case_detection([bool(r["flagged"]) for r in judged], judged)
+        out.update(flags=n, flag_precision=precision, flag_recall=recall, flagged_clean_cases=false)
     # cases the run found noisy by either mechanism: flagged by the teacher gate, or moved by the edge repair
     repair_judged = [r for r in records if r.get("repaired") is not None]
     if repair_judged:
         found = [bool(r.get("flagged")) or bool(r["repaired"]) for r in repair_judged]
-        tp = sum(1 for f, r in zip(found, repair_judged) if f and r["noisy_case"])
-        n_found = sum(found)
-        n_noisy = sum(1 for r in repair_judged if r["noisy_case"])
-        out["repaired_cases"] = sum(1 for r in repair_judged if r["repaired"])
-        out["found_noisy"] = n_found
-        out["found_precision"] = tp / n_found if n_found else float("nan")
-        out["found_recall"] = tp / n_noisy if n_noisy else float("nan")
-        out["found_clean_cases"] = n_found - tp
+        n, precision, recall, false = _case_detection(found, repair_judged)
+        out.update(repaired_cases=sum(1 for r in repair_judged if r["repaired"]), found_noisy=n,
+                   found_precision=precision, found_recall=recall, found_clean_cases=false)
     scored = [r for r in records if r.get("case_score") is not None]
     if scored:
         out["case_score_auroc"] = auroc(np.array([r["case_score"] for r in scored]),
