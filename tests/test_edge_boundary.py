@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from nnunet_svl.edge.boundary import fit_edge, repair_label, signed_distance
+from nnunet_svl.edge.boundary import fit_edge, repair_label, repair_to_edge, replay_repair, signed_distance
 
 
 def _cube():
@@ -100,3 +100,30 @@ def test_too_small_a_label_is_not_fitted():
     image, r, _ = _sphere_case(0.0)
     fit = fit_edge(image, r < 2.0)                           # 33 voxels
     assert not fit.reliable and np.isnan(fit.offset) and "fewer than 100" in fit.reason
+
+
+def test_a_far_over_drawn_phantom_label_needs_more_than_one_step():
+    # a phantom lesion (the benchmark's generator, seed 0) over-drawn by a 9-voxel cube (4 voxels along the axes,
+    # up to ~7 along the diagonals, concavities filled): one fit stands for an uneven rim and falls short (offset
+    # 2.4); fitted again after the move the rest of the rim is found (1.9), and the third fit is within the
+    # tolerance (0.0), so the steps stop there
+    from nnunet_svl.tools.demo_data import make_phantom
+    from nnunet_svl.tools.noise import dilate
+
+    image, label = make_phantom(np.random.default_rng(0), (40, 40, 40))
+    true = label == 1
+    given = dilate(true, 9).astype(np.int16)
+    once, fits1 = repair_to_edge(image[None], given, tolerance=1.0, steps=1)
+    out, fits = repair_to_edge(image[None], given, tolerance=1.0, steps=3)
+    assert len(fits1) == 1 and fits1[0] == fits[0] and np.array_equal(once, repair_label(given, fits[0], 1.0))
+    assert [round(f.offset, 2) for f in fits] == [2.4, 1.9, 0.0] and all(f.reliable for f in fits)
+    assert _dice(given > 0, true) < 0.40 and 0.55 < _dice(once > 0, true) < 0.65 and _dice(out > 0, true) > 0.85
+    removed = (given > 0) & ~(out > 0)
+    assert (removed & ~true).sum() >= 0.98 * removed.sum()          # the moved voxels are background in the clean label
+    assert np.array_equal(replay_repair(given, fits, tolerance=1.0), out)   # the fits alone give the same label
+    # a clean label: one fit, not moved, the same array back (from the fit and from its replay)
+    same, fits0 = repair_to_edge(image[None], label.astype(np.int16), tolerance=1.0, steps=3)
+    assert len(fits0) == 1 and not fits0[0].moves(1.0)
+    assert replay_repair(same, fits0, tolerance=1.0) is same
+    with pytest.raises(ValueError, match="positive integer"):
+        repair_to_edge(image[None], given, tolerance=1.0, steps=0)

@@ -10,7 +10,7 @@ import torch
 from scipy import ndimage
 
 from conftest import NARROW, shared_workspace, use_in_process
-from nnunet_svl.edge.boundary import fit_edge, repair_label
+from nnunet_svl.edge.boundary import fit_edge, repair_label, repair_to_edge
 from nnunet_svl.edge.part import EdgeRepairPart
 from nnunet_svl.parts.base import CaseRound, LabelSpace, RoundPlan
 from nnunet_svl.runtime.config import SVLConfig
@@ -60,6 +60,34 @@ def test_the_part_repairs_before_training_and_hands_the_repair_to_later_rounds()
     restored = EdgeRepairPart(SVLConfig(edge_repair=True), BINARY)
     restored.load_state_dict(part.state_dict())
     assert restored.fits == part.fits
+
+
+def test_with_refit_steps_the_part_moves_again_and_replays_without_the_image():
+    from nnunet_svl.edge.boundary import repair_to_edge
+    from nnunet_svl.tools.demo_data import make_phantom
+    from nnunet_svl.tools.noise import dilate
+
+    image, clean = make_phantom(np.random.default_rng(0), (40, 40, 40))
+    given = dilate(clean == 1, 9).astype(np.int16)[None]
+    cfg = SVLConfig(edge_repair=True, edge_repair_steps=3)
+    part = EdgeRepairPart(cfg, BINARY)
+    part.log = lambda line: None
+    case = CaseRound(case="a", label=given, maps={}, data=image[None])
+    part.initial_case(case)
+    expected, fits = repair_to_edge(image[None], given[0], cfg.edge_tolerance, 3)
+    assert len(fits) == 3 and part.fits["a"] == fits[0] and part.refits["a"] == fits[1:]
+    assert np.array_equal(case.label[0], expected) and part.moves("a") is True
+    # a resumed run: the fits from the checkpoint alone give the same repaired label (no image passed)
+    restored = EdgeRepairPart(cfg, BINARY)
+    restored.load_state_dict(part.state_dict())
+    ref = {"given": given}
+    assert restored.update_case(RoundPlan(epoch=3), CaseRound(case="a", label=given, maps={}, reference=ref)) == \
+        {"edge_repaired": 1}
+    assert np.array_equal(ref["given"], case.label)
+    # a checkpoint of a one-step run (no refits saved) still loads
+    old = {"edge_fits": part.state_dict()["edge_fits"]}
+    restored.load_state_dict(old)
+    assert restored.refits == {} and restored.fits == part.fits
 
 
 def test_two_foreground_classes_are_left_alone_with_a_note():
@@ -115,9 +143,8 @@ def test_the_trainer_trains_on_the_repaired_labels(dilated_env):
         moved = set()
         for case in trainer.training_case_ids():
             data, given = trainer.preprocessed_case(case)
-            fit = fit_edge(data, given[0] > 0, spacing=trainer.configuration_manager.spacing)
-            expected = repair_label(given[0], fit, trainer.cfg.edge_tolerance,
-                                    spacing=trainer.configuration_manager.spacing)
+            expected, _ = repair_to_edge(data, given[0], trainer.cfg.edge_tolerance, trainer.cfg.edge_repair_steps,
+                                         spacing=trainer.configuration_manager.spacing)
             stored = trainer.label_store.load(case).label
             assert np.array_equal(stored[0], expected), case
             if not np.array_equal(stored, given):

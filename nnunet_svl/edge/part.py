@@ -2,7 +2,9 @@
 
 Before training (the label store's initial round) every training case's foreground is fitted against the image
 (:func:`nnunet_svl.edge.boundary.fit_edge`), and a case whose label lies more than ``edge_tolerance`` voxels outside
-the image's edge has its boundary moved in to the edge (:func:`~nnunet_svl.edge.boundary.repair_label`). From then
+the image's edge has its boundary moved in to the edge (:func:`~nnunet_svl.edge.boundary.repair_label`; with
+``edge_repair_steps`` > 1 the moved label is fitted and moved again while it still lies beyond the tolerance,
+:func:`~nnunet_svl.edge.boundary.repair_to_edge`). From then
 on the repaired label *is* the case's given label: the data loader serves it from the store, and in every label round
 this part hands it to the teacher gate (which re-derives each case from its given label) in place of the annotation.
 A case the fit leaves alone keeps its annotation, bit for bit (no harm by construction where nothing moves).
@@ -20,7 +22,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from nnunet_svl.edge.boundary import EdgeFit, fit_edge, repair_label
+from nnunet_svl.edge.boundary import EdgeFit, repair_to_edge, replay_repair
 from nnunet_svl.parts.base import CaseRound, LabelSpace, MethodPart, RoundPlan
 from nnunet_svl.runtime.config import SVLConfig
 
@@ -36,6 +38,9 @@ class EdgeRepairPart(MethodPart):
         self.space = space
         self.spacing = None if spacing is None else [float(s) for s in spacing]
         self.fits: dict[str, EdgeFit] = {}
+        """Each case's first fit: whether the case is judged over-drawn (:meth:`moves`)."""
+        self.refits: dict[str, list[EdgeFit]] = {}
+        """The fits of a moved label after its first move (``edge_repair_steps`` > 1)."""
         self.log: Callable[[str], None] = print
         self.unsupported = self._unsupported()
         self._told = False
@@ -49,11 +54,12 @@ class EdgeRepairPart(MethodPart):
 
     # ------------------------------------------------------------------------------------------ the repair
     def fit(self, case: str, data: np.ndarray, given: np.ndarray) -> EdgeFit:
-        """The case's edge fit (cached)."""
+        """The case's first edge fit; every fit of the case is computed once and cached."""
         if case not in self.fits:
-            valid = self.space.valid(given[0])
-            self.fits[case] = fit_edge(data, given[0] > 0, valid=valid, spacing=self.spacing,
-                                       window=self.cfg.edge_window, sigma=self.cfg.edge_sigma)
+            _, fits = repair_to_edge(data, given[0], self.cfg.edge_tolerance, self.cfg.edge_repair_steps,
+                                     valid=self.space.valid(given[0]), spacing=self.spacing,
+                                     window=self.cfg.edge_window, sigma=self.cfg.edge_sigma)
+            self.fits[case], self.refits[case] = fits[0], fits[1:]
         return self.fits[case]
 
     def repaired(self, case: str, data: Optional[np.ndarray], given: np.ndarray) -> np.ndarray:
@@ -67,9 +73,9 @@ class EdgeRepairPart(MethodPart):
         if case not in self.fits and data is None:
             raise ValueError(f"edge repair: case {case!r} has no fit and no image to fit it on (CaseRound.data is "
                              f"None); the label-round engine passes each case's image to the parts")
-        fit = self.fit(case, data, given)
+        fits = [self.fit(case, data, given)] + self.refits.get(case, [])
         label = given[0]
-        out = repair_label(label, fit, self.cfg.edge_tolerance, valid=self.space.valid(label), spacing=self.spacing)
+        out = replay_repair(label, fits, self.cfg.edge_tolerance, valid=self.space.valid(label), spacing=self.spacing)
         return given if out is label else out[None].astype(given.dtype)
 
     def moves(self, case: str) -> Optional[bool]:
@@ -87,8 +93,9 @@ class EdgeRepairPart(MethodPart):
         fit = self.fits.get(case.case)
         if fit is not None:
             moved = int((case.label != before).sum()) if case.label is not before else 0
-            self.log(f"edge repair: {case.case}: edge offset {fit.offset:+.2f} voxels (t {fit.t_value:.1f}, channel "
-                     f"{fit.channel}){'' if fit.reliable else ' not trusted: ' + fit.reason}; "
+            later = "".join(f", then {f.offset:+.2f}" for f in self.refits.get(case.case, []))
+            self.log(f"edge repair: {case.case}: edge offset {fit.offset:+.2f} voxels{later} (t {fit.t_value:.1f}, "
+                     f"channel {fit.channel}){'' if fit.reliable else ' not trusted: ' + fit.reason}; "
                      f"{moved} voxels moved to background")
 
     def update_case(self, plan: RoundPlan, case: CaseRound) -> dict:
@@ -103,7 +110,9 @@ class EdgeRepairPart(MethodPart):
 
     # ------------------------------------------------------------------------------------------ checkpoint
     def state_dict(self) -> dict:
-        return {"edge_fits": {c: asdict(f) for c, f in self.fits.items()}}
+        return {"edge_fits": {c: asdict(f) for c, f in self.fits.items()},
+                "edge_refits": {c: [asdict(f) for f in fits] for c, fits in self.refits.items() if fits}}
 
     def load_state_dict(self, state: dict) -> None:
         self.fits = {c: EdgeFit(**f) for c, f in state.get("edge_fits", {}).items()}
+        self.refits = {c: [EdgeFit(**f) for f in fits] for c, fits in state.get("edge_refits", {}).items()}

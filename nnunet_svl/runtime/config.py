@@ -130,6 +130,10 @@ class SVLConfig:
     """Voxels the label may lie outside the fitted edge before it is moved: within a voxel of the edge the annotator's
     line stands. The clean phantoms' labels reach +0.05 on the raw images and +0.45 in nnU-Net's preprocessed
     geometry (where the trainer fits, distances in units of the finest spacing); 0.5 left too little room."""
+    edge_repair_steps: int = 1
+    """[ours] Fit-and-move steps per case (``nnunet_svl.edge.boundary.repair_to_edge``): a moved label is fitted again
+    and moved again while it still lies more than ``edge_tolerance`` outside the edge. A label the first fit leaves
+    alone is never re-fitted. Ablation ``_EdgeRefit`` 3."""
     edge_window: float = 8.0
     """How deep inside the label the edge is searched, voxels."""
     edge_sigma: float = 1.5
@@ -238,6 +242,8 @@ class SVLConfig:
         if not (math.isfinite(self.edge_tolerance) and self.edge_tolerance >= 0 and math.isfinite(self.edge_window)
                 and self.edge_window > 2 and math.isfinite(self.edge_sigma) and self.edge_sigma > 0):
             bad("edge_tolerance", "edge_tolerance >= 0, edge_window > 2 and edge_sigma > 0 are required")
+        if int(self.edge_repair_steps) != self.edge_repair_steps or self.edge_repair_steps < 1:
+            bad("edge_repair_steps", "a positive integer is required")
         if not (math.isfinite(self.case_flag_volume_margin) and self.case_flag_volume_margin >= 0):
             bad("case_flag_volume_margin", "must be >= 0 (0 = off)")
         if not (math.isfinite(self.case_flag_k) and self.case_flag_k >= 0 and 0 <= self.case_flag_margin <= 1

@@ -79,6 +79,8 @@ ABLATION_DOCS: dict[str, str] = {
                   "run as written): each case's label boundary moved in to the image's intensity edge before training",
     "NoEdgeRepair": "the default until 2026-12-01: labels are not moved to the image's edge before training "
                     "(edge_repair off)",
+    "EdgeRefit": "a moved label is fitted to the image's edge again and moved again, up to 3 moves (edge_repair_steps "
+                 "3): one fit falls short of a far over-drawn label's edge",
     "NoWarmup": "no warm-up stage: RL losses from the first epoch (the paper reports this is worse than the baseline)",
     "Intensity": "the paper's literal action: agents act on the input intensities, each step re-segments",
     "NoContinuity": "reward without the spatial-continuity penalty (lambda_C = 0)",
@@ -111,6 +113,7 @@ ABLATIONS: dict[str, dict] = {
     "VolumeFlags": dict(case_flag_volume_margin=2.5),
     "EdgeRepair": dict(edge_repair=True),
     "NoEdgeRepair": dict(edge_repair=False),
+    "EdgeRefit": dict(edge_repair_steps=3),
     "NoWarmup": dict(warmup_end=0),
     "Intensity": dict(state_mode="intensity"),
     "NoContinuity": dict(lambda_continuity=0.0),
@@ -126,9 +129,9 @@ ABLATIONS: dict[str, dict] = {
     "FuzzyFromStart": dict(PAPER, dale_warmup_end=0),
     "OmegaAcrossCases": dict(PAPER, omega_normalisation="class_across_cases"),
 }
-RL_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
+RL_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "EdgeRefit", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
                 "OracleCaseGate", "OracleVoxelGate", "OracleFlags", "OracleFlips")
-DALE_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases")
+DALE_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "EdgeRefit", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases")
 
 TRAINERS: dict[str, type] = {}
 
