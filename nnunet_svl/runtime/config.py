@@ -130,10 +130,11 @@ class SVLConfig:
     """Voxels the label may lie outside the fitted edge before it is moved: within a voxel of the edge the annotator's
     line stands. The clean phantoms' labels reach +0.05 on the raw images and +0.45 in nnU-Net's preprocessed
     geometry (where the trainer fits, distances in units of the finest spacing); 0.5 left too little room."""
-    edge_repair_steps: int = 1
+    edge_repair_steps: int = 3
     """[ours] Fit-and-move steps per case (``nnunet_svl.edge.boundary.repair_to_edge``): a moved label is fitted again
     and moved again while it still lies more than ``edge_tolerance`` outside the edge. A label the first fit leaves
-    alone is never re-fitted. Ablation ``_EdgeRefit`` 3."""
+    alone is never re-fitted, so clean labels are untouched as with one step. 3 by default since 2026-12-01 (fifth
+    session; BENCHMARKS.md, "Refit steps"); ``_EdgeRepair`` pins the one step of the fourth session's default."""
     edge_window: float = 8.0
     """How deep inside the label the edge is searched, voxels."""
     edge_sigma: float = 1.5

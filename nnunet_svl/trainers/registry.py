@@ -9,7 +9,8 @@ Naming follows nnU-Net's variants: ``<method>[_<ablation>][_<budget>]``.
   ``_DetachedHead``, ``_OracleCaseGate``, ``_OracleVoxelGate``, ``_FuzzyFromStart``, ``_OmegaAcrossCases``), ``_NoWarmup`` (paper: removing warm-up is worse than the baseline), ``_Intensity`` (the paper's literal
   intensity-state action), ``_NoContinuity`` (λ_C = 0), ``_RewardMap`` (pixelRL's reward-map convolution),
   ``_NoAlignment`` (DALE without the Wasserstein alignment), ``_NoEdgeRepair`` (labels not moved to the image's
-  edge before training, nnunet_svl/edge; ``_EdgeRepair`` is the default since 2026-12-01);
+  edge before training, nnunet_svl/edge), ``_EdgeRepair`` (one fit-and-move per case: the default of
+  2026-12-01 before the refit steps; ``_EdgeRefit`` is the default's 3 steps);
 * budgets (``nnunet_svl.trainers.budgets``): ``_tiny`` (tests), ``_demo`` (the demo job), ``_bench`` (CPU benchmark);
   no suffix = nnU-Net's default budget (1000 epochs × 250 iterations).
 """
@@ -75,12 +76,10 @@ ABLATION_DOCS: dict[str, str] = {
                "flagged from the first iteration (label_qa 'auto': the one label_qa folder of this dataset)",
     "VolumeFlags": "the teacher gate also flags over-drawn cases: the label's boundary 2.5 voxels further outside the "
                    "teacher's expected boundary than the cases judged clean (case_flag_volume_margin 2.5)",
-    "EdgeRepair": "the default since 2026-12-01 (edge_repair on; kept so that the benchmark commands of that date "
-                  "run as written): each case's label boundary moved in to the image's intensity edge before training",
+    "EdgeRepair": "the edge repair with one fit-and-move per case (edge_repair_steps 1: the default of 2026-12-01 before the refit steps; the benchmark commands of that day run as written)",
     "NoEdgeRepair": "the default until 2026-12-01: labels are not moved to the image's edge before training "
                     "(edge_repair off)",
-    "EdgeRefit": "a moved label is fitted to the image's edge again and moved again, up to 3 moves (edge_repair_steps "
-                 "3): one fit falls short of a far over-drawn label's edge",
+    "EdgeRefit": "the default since 2026-12-01 (fifth session; edge_repair_steps 3, kept so that the benchmark commands of that date run as written): a moved label is fitted to the image's edge again and moved again, up to 3 moves",
     "NoWarmup": "no warm-up stage: RL losses from the first epoch (the paper reports this is worse than the baseline)",
     "Intensity": "the paper's literal action: agents act on the input intensities, each step re-segments",
     "NoContinuity": "reward without the spatial-continuity penalty (lambda_C = 0)",
@@ -111,7 +110,7 @@ ABLATIONS: dict[str, dict] = {
     "SampleFlagged": dict(flagged_case_sampling=0.5),
     "LabelQA": dict(label_qa="auto"),
     "VolumeFlags": dict(case_flag_volume_margin=2.5),
-    "EdgeRepair": dict(edge_repair=True),
+    "EdgeRepair": dict(edge_repair=True, edge_repair_steps=1),
     "NoEdgeRepair": dict(edge_repair=False),
     "EdgeRefit": dict(edge_repair_steps=3),
     "NoWarmup": dict(warmup_end=0),
