@@ -53,29 +53,27 @@ class EdgeRepairPart(MethodPart):
         return ""
 
     # ------------------------------------------------------------------------------------------ the repair
-    def fit(self, case: str, data: np.ndarray, given: np.ndarray) -> EdgeFit:
-        """The case's first edge fit; every fit of the case is computed once and cached."""
-        if case not in self.fits:
-            _, fits = repair_to_edge(data, given[0], self.cfg.edge_tolerance, self.cfg.edge_repair_steps,
-                                     valid=self.space.valid(given[0]), spacing=self.spacing,
-                                     window=self.cfg.edge_window, sigma=self.cfg.edge_sigma)
-            self.fits[case], self.refits[case] = fits[0], fits[1:]
-        return self.fits[case]
-
     def repaired(self, case: str, data: Optional[np.ndarray], given: np.ndarray) -> np.ndarray:
         """The case's given label (1, *sp) with its boundary moved to the image's edge where the fit says so; the
-        same array when nothing moves (or the layout is unsupported)."""
+        same array when nothing moves (or the layout is unsupported). The first call fits the case (every step's fit
+        is cached, with the repaired label it gives); later calls replay the cached fits without the image."""
         if self.unsupported:
             if not self._told:
                 self.log(f"edge repair: off for this dataset ({self.unsupported})")
                 self._told = True
             return given
-        if case not in self.fits and data is None:
+        label = given[0]
+        valid = self.space.valid(label)
+        if case in self.fits:
+            out = replay_repair(label, [self.fits[case], *self.refits.get(case, [])], self.cfg.edge_tolerance,
+                                valid=valid, spacing=self.spacing)
+        elif data is None:
             raise ValueError(f"edge repair: case {case!r} has no fit and no image to fit it on (CaseRound.data is "
                              f"None); the label-round engine passes each case's image to the parts")
-        fits = [self.fit(case, data, given)] + self.refits.get(case, [])
-        label = given[0]
-        out = replay_repair(label, fits, self.cfg.edge_tolerance, valid=self.space.valid(label), spacing=self.spacing)
+        else:
+            out, fits = repair_to_edge(data, label, self.cfg.edge_tolerance, self.cfg.edge_repair_steps, valid=valid,
+                                       spacing=self.spacing, window=self.cfg.edge_window, sigma=self.cfg.edge_sigma)
+            self.fits[case], self.refits[case] = fits[0], fits[1:]
         return given if out is label else out[None].astype(given.dtype)
 
     def moves(self, case: str) -> Optional[bool]:

@@ -76,10 +76,13 @@ ABLATION_DOCS: dict[str, str] = {
                "flagged from the first iteration (label_qa 'auto': the one label_qa folder of this dataset)",
     "VolumeFlags": "the teacher gate also flags over-drawn cases: the label's boundary 2.5 voxels further outside the "
                    "teacher's expected boundary than the cases judged clean (case_flag_volume_margin 2.5)",
-    "EdgeRepair": "the edge repair with one fit-and-move per case (edge_repair_steps 1: the default of 2026-12-01 before the refit steps; the benchmark commands of that day run as written)",
+    "EdgeRepair": "the edge repair with one fit-and-move per case (edge_repair_steps 1: the default of 2026-12-01 "
+                  "before the refit steps; the benchmark commands of that day run as written)",
     "NoEdgeRepair": "the default until 2026-12-01: labels are not moved to the image's edge before training "
                     "(edge_repair off)",
-    "EdgeRefit": "the default since 2026-12-01 (fifth session; edge_repair_steps 3, kept so that the benchmark commands of that date run as written): a moved label is fitted to the image's edge again and moved again, up to 3 moves",
+    "EdgeRefit": "the default since 2026-12-01 (fifth session; edge_repair_steps 3, kept so that the benchmark "
+                 "commands of that date run as written): a moved label is fitted to the image's edge again and moved "
+                 "again, up to 3 moves",
     "NoWarmup": "no warm-up stage: RL losses from the first epoch (the paper reports this is worse than the baseline)",
     "Intensity": "the paper's literal action: agents act on the input intensities, each step re-segments",
     "NoContinuity": "reward without the spatial-continuity penalty (lambda_C = 0)",
