@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from nnunet_svl.edge.boundary import fit_edge, repair_label, repair_to_edge, replay_repair, signed_distance
+from nnunet_svl.edge.boundary import (fit_edge, foreground_box, repair_label, repair_to_edge, replay_repair,
+                                     signed_distance)
 
 
 def _cube():
@@ -24,6 +25,46 @@ def test_signed_distance_by_hand():
     sda = signed_distance(_cube(), spacing=(1.0, 1.0, 2.0))
     assert sda[5, 5, 2] == 1.5 and sda[5, 5, 7] == -1.5 and sda[5, 5, 5] == -2.5   # z face: 2 - 1/2 inside
     assert np.isposinf(signed_distance(np.zeros((3, 3), bool))).all()
+
+
+def test_foreground_box_by_hand():
+    cube = _cube()                                             # voxels 3..7 on every axis of 11
+    assert foreground_box(cube, 1) == (slice(2, 9),) * 3
+    assert foreground_box(cube, 4) == (slice(0, 11),) * 3      # clipped to the array
+    corner = np.zeros((6, 7), dtype=bool)
+    corner[0, 5] = True
+    assert foreground_box(corner, 2) == (slice(0, 3), slice(3, 7))
+    assert foreground_box(np.zeros((4, 5), dtype=bool), 3) == (slice(0, 4), slice(0, 5))
+
+
+@pytest.mark.parametrize("spacing", [None, (1.0, 1.0, 2.5), (3.0, 0.8, 0.8)])
+def test_the_box_holds_every_distance_the_fit_and_the_repair_read(spacing):
+    """The fit reads the signed distance of every foreground voxel and of the background within 2 voxels of the
+    finest spacing (its polarity shell); the repair only the foreground's. In the box (margin 3 for the fit, 1 for
+    the repair) they equal the whole volume's: blobs that touch the array's border included."""
+    rng = np.random.default_rng(0)
+    for trial in range(6):
+        mask = ndimage.gaussian_filter(rng.random((20, 22, 18)), 1.5 + 0.5 * (trial % 3)) > 0.51
+        if trial >= 3:                                          # blobs clear of the array's border
+            mask[:4], mask[-3:], mask[:, :2], mask[:, -5:], mask[..., :3], mask[..., -2:] = (False,) * 6
+        full = signed_distance(mask, spacing)
+        for margin, outside_read in ((3, 2.0), (1, -np.inf)):
+            box = foreground_box(mask, margin)
+            cropped = signed_distance(mask[box], spacing)
+            read = mask | (full <= outside_read)
+            assert mask.sum() > 50
+            assert read[box].sum() == read.sum()                # every voxel read lies in the box
+            assert np.array_equal(cropped[read[box]], full[box][read[box]])
+
+
+def test_the_repair_in_the_box_equals_the_repair_over_the_volume():
+    image, r, true = _sphere_case(10.0)
+    label = (r < 14.0).astype(np.int16)
+    label[20:28, 20:28, 43:] = 1                               # a lobe that runs into the array's border
+    fit = fit_edge(image, label > 0)
+    sd = signed_distance(label > 0)
+    expected = np.where((label > 0) & (sd >= -fit.offset), 0, label)
+    assert fit.moves(0.5) and np.array_equal(repair_label(label, fit, 0.5), expected)
 
 
 def _sphere_case(noise: float = 0.0, seed: int = 0, radius: float = 10.0, inside: float = 120.0,

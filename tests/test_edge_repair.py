@@ -84,6 +84,12 @@ def test_with_refit_steps_the_part_moves_again_and_replays_without_the_image():
     assert restored.update_case(RoundPlan(epoch=3), CaseRound(case="a", label=given, maps={}, reference=ref)) == \
         {"edge_repaired": 1}
     assert np.array_equal(ref["given"], case.label)
+    # later rounds apply the moved voxels the first call kept (no distance transform): the same label, a new array
+    # each round (a round may not write into another's), the annotation untouched
+    first = part.repaired("a", None, given)
+    again = part.repaired("a", None, given)
+    assert np.array_equal(first, case.label) and np.array_equal(again, case.label) and first is not again
+    assert first.dtype == given.dtype and np.array_equal(given[0], dilate(clean == 1, 9))
     # a checkpoint of a one-step run (no refits saved) still loads
     old = {"edge_fits": part.state_dict()["edge_fits"]}
     restored.load_state_dict(old)

@@ -41,6 +41,10 @@ class EdgeRepairPart(MethodPart):
         """Each case's first fit: whether the case is judged over-drawn (:meth:`moves`)."""
         self.refits: dict[str, list[EdgeFit]] = {}
         """The fits of a moved label after its first move (``edge_repair_steps`` > 1)."""
+        self._moved: dict[str, tuple[tuple[int, ...], np.ndarray]] = {}
+        """Per moved case, the label's shape and the flat indices of the voxels the repair set to background: later
+        rounds apply them instead of replaying the moves (a distance transform per move), so a round's repair costs
+        what it changes. Not checkpointed: a resumed run replays once from the fits."""
         self.log: Callable[[str], None] = print
         self.unsupported = self._unsupported()
         self._told = False
@@ -63,6 +67,13 @@ class EdgeRepairPart(MethodPart):
                 self._told = True
             return given
         label = given[0]
+        if case in self.fits and not self.fits[case].moves(self.cfg.edge_tolerance):
+            return given
+        cached = self._moved.get(case)
+        if cached is not None and cached[0] == label.shape:
+            out = label.copy()
+            out.reshape(-1)[cached[1]] = 0
+            return out[None].astype(given.dtype, copy=False)
         valid = self.space.valid(label)
         if case in self.fits:
             out = replay_repair(label, [self.fits[case], *self.refits.get(case, [])], self.cfg.edge_tolerance,
@@ -74,7 +85,10 @@ class EdgeRepairPart(MethodPart):
             out, fits = repair_to_edge(data, label, self.cfg.edge_tolerance, self.cfg.edge_repair_steps, valid=valid,
                                        spacing=self.spacing, window=self.cfg.edge_window, sigma=self.cfg.edge_sigma)
             self.fits[case], self.refits[case] = fits[0], fits[1:]
-        return given if out is label else out[None].astype(given.dtype)
+        if out is label:
+            return given
+        self._moved[case] = (label.shape, np.flatnonzero(out != label))
+        return out[None].astype(given.dtype)
 
     def moves(self, case: str) -> Optional[bool]:
         """Whether the case's label is moved to the image's edge (its fit trusted and beyond the tolerance: the case
@@ -112,5 +126,6 @@ class EdgeRepairPart(MethodPart):
                 "edge_refits": {c: [asdict(f) for f in fits] for c, fits in self.refits.items() if fits}}
 
     def load_state_dict(self, state: dict) -> None:
+        self._moved = {}
         self.fits = {c: EdgeFit(**f) for c, f in state.get("edge_fits", {}).items()}
         self.refits = {c: [EdgeFit(**f) for f in fits] for c, fits in state.get("edge_refits", {}).items()}
