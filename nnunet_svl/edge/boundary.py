@@ -113,19 +113,28 @@ def foreground_box(mask: np.ndarray, margin: int) -> tuple[slice, ...]:
 
 
 def _fit_channel(d: np.ndarray, y: np.ndarray, window: float, sigma: float, step: float) -> tuple:
-    """(e, b, t, sse) of the least-squares step over the candidate grid (module docstring)."""
+    """(e, b, t, sse) of the least-squares step over the candidate grid (module docstring).
+
+    The step's regressor depends on a voxel only through its distance d, and distance transforms take few distinct
+    values (isotropic: −½ + √k, at most ~70 within 8 voxels), so the sums of the least squares are taken over the
+    distinct distances with their voxel counts and intensity sums: the same fit, at a cost of one pass over the
+    voxels instead of one per candidate edge (141 candidates by default)."""
     n = d.size
     ym = y.mean()
     yc = y - ym
+    syy = float(yc @ yc)
+    levels, which = np.unique(d, return_inverse=True)
+    count = np.bincount(which, minlength=levels.size).astype(np.float64)
+    centred_sum = np.bincount(which, weights=yc, minlength=levels.size)           # Σ (y − ȳ) per distance
     best = (np.nan, 0.0, 0.0, np.inf)
     for e in np.arange(-window + 1.0, 1.0 + 1e-9, step):
-        x = ndtr((e - d) / sigma)
-        xc = x - x.mean()
-        vx = float(xc @ xc)
+        x = ndtr((e - levels) / sigma)
+        xc = x - float(count @ x) / n
+        vx = float(count @ (xc * xc))
         if vx <= 1e-9 * n:
             continue
-        b = float(xc @ yc) / vx
-        sse = float(yc @ yc) - b * b * vx
+        b = float(xc @ centred_sum) / vx
+        sse = syy - b * b * vx
         if sse < best[3]:
             se = np.sqrt(max(sse, 0.0) / max(n - 2, 1) / vx)
             best = (float(e), b, float(abs(b) / se) if se > 0 else float("inf"), sse)
