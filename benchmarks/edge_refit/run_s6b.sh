@@ -1,0 +1,18 @@
+#!/bin/bash
+# Sixth session, reordered (the first queue, run_s6.sh, was stopped after markov seed 1 for time): the previous 40^3
+# preset (cpu40) mt / dilate with the default trainer, 3 seeds, on a fresh workspace first (a #13 row never measured
+# with the edge repair), then markov seed 2 and dilate rho 1 with the refit beside the workspace's earlier runs.
+# One training at a time (2 cores).
+source /work/main/.venv/bin/activate
+WS=${WS:-/work/bench_ws/wse}
+WS40=${WS40:-/work/bench_ws/ws40}
+M="nnUNetTrainer nnUNetTrainerSVLDRL_EdgeRepair nnUNetTrainerSVLDRL_EdgeRefit"
+while pgrep -f "nnunet-svl benchmark" > /dev/null; do sleep 20; done     # the first queue's last training
+set -x
+for s in 0 1 2; do
+  nnunet-svl benchmark --workspace $WS40 --preset cpu40 --protocols mt dilate --methods nnUNetTrainer nnUNetTrainerSVLDRL --no-clean-methods --seeds $s -o $WS40/report_cpu40_s$s
+done
+nnunet-svl benchmark --workspace $WS --preset cpu --protocols markov --methods $M --no-clean-methods --seeds 2 -o $WS/report_refit_markov_s2
+for s in 0 1 2; do
+  nnunet-svl benchmark --workspace $WS --preset cpu --protocols dilate --ratios 1.0 --methods $M --no-clean-methods --seeds $s -o $WS/report_refit_r1_s$s
+done
