@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from nnunet_svl.teacher.case_flags import (boundary_offset, disagreement_score, flag_cases, flag_over_drawn,
-                                           flag_threshold, teacher_confident)
+from nnunet_svl.teacher.case_flags import (boundary_offset, disagreement_score, flag_cases, flag_edge_absent,
+                                           flag_over_drawn, flag_threshold, teacher_confident)
 from nnunet_svl.teacher.ema import EMATeacher
 
 
@@ -288,3 +288,58 @@ def test_volume_flags_join_the_gate_flags_only_when_enabled():
         gate._offsets = {"a": 0.1, "b": -0.3, "c": 0.2, "d": -5.0, "e": 3.0, "f": 0.0} if margin else {}
         gate.finish_round(RoundPlan(epoch=2), {"agree_overlap": 40, "agree_total": 200})
         assert gate.flagged == expected
+
+
+def test_flag_edge_absent_needs_most_cases_to_have_a_step():
+    # t of the edge fits; "e" has no fit (too little foreground): neither counted nor flagged. Fitted: 6 cases, 4 with
+    # t >= 5 (a, b, d, g): at least 4 and at least half → the two below 5 are flagged (4.9 too: the cut is strict)
+    t = {"a": 17.0, "b": 12.0, "c": 2.6, "d": 15.0, "e": float("nan"), "f": 4.9, "g": 10.0}
+    assert flag_edge_absent(t, 5.0) == {"c", "f"}
+    # exactly half of 8 with a step still judges; 4 of 9 does not (a dataset whose structure mostly has no edge)
+    half = {"a": 17.0, "b": 12.0, "c": 1.0, "d": 2.0, "e": 3.0, "f": 15.0, "g": 16.0, "h": 0.5}
+    assert flag_edge_absent(half, 5.0) == {"c", "d", "e", "h"}
+    assert flag_edge_absent({**half, "i": 0.7}, 5.0) == set()
+    # fewer than 4 cases with a step: none
+    assert flag_edge_absent({"a": 17.0, "b": 12.0, "c": 11.0, "d": 1.0}, 5.0) == set()
+
+
+def test_the_gate_flags_labels_without_an_edge_from_the_edge_parts_fits():
+    """Real edge fits on the benchmark's phantoms: six labels on their edge, two eroded (by 2 voxels and by 1), one
+    empty. A teacher that agrees with every label scores nothing, so only the image evidence flags — the eroded two,
+    not the empty one (a scan without the structure is not under-drawn) — and only with ``case_flag_edge_absent``."""
+    from dataclasses import replace
+
+    from nnunet_svl.edge.part import EdgeRepairPart
+    from nnunet_svl.parts.base import CaseRound, LabelSpace, RoundPlan
+    from nnunet_svl.runtime.config import SVLConfig
+    from nnunet_svl.teacher.part import TeacherGatePart
+    from nnunet_svl.tools.demo_data import make_phantom
+    from nnunet_svl.tools.noise import erode
+
+    space = LabelSpace((1,), None, False, 2)
+    cases = {}
+    for i in range(6):
+        image, clean = make_phantom(np.random.default_rng(i), (40, 40, 40))
+        cases[f"clean{i}"] = (image, clean == 1)
+        if i == 0:
+            cases["eroded_by_2"] = (image, erode(clean == 1, 5))
+        if i == 1:
+            cases["eroded_by_1"] = (image, erode(clean == 1, 3))
+            cases["empty"] = (image, np.zeros_like(clean, dtype=bool))
+    for on, expected in ((True, {"eroded_by_1", "eroded_by_2"}), (False, set())):
+        cfg = replace(SVLConfig(use_dale=True), gate_start=0, case_flag_edge_absent=on)
+        edge = EdgeRepairPart(cfg, space)
+        edge.log = lambda line: None
+        gate = TeacherGatePart(cfg, space, 10, nn.Conv3d(1, 2, 1), edge_fit=edge.fits.get)
+        logs = []
+        gate.log = logs.append
+        for name, (image, fg) in cases.items():
+            label = fg.astype(np.int16)[None]
+            edge.initial_case(CaseRound(case=name, label=label, maps={}, data=image[None]))
+            teacher = np.stack([1.0 - fg, fg.astype(float)])            # agrees with the label: score 0
+            gate.update_case(RoundPlan(epoch=2), CaseRound(case=name, label=label, maps={"teacher": teacher},
+                                                            reference={"given": label}))
+        assert edge.fits["eroded_by_2"].t_value < 5 <= min(edge.fits[f"clean{i}"].t_value for i in range(6))
+        gate.finish_round(RoundPlan(epoch=2), {"agree_overlap": 180, "agree_total": 200})
+        assert gate.flagged == expected
+        assert any("without an intensity step" in line for line in logs) == on

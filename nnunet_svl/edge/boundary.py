@@ -50,6 +50,12 @@ _SHELL_MARGIN = 3
 """Box margin (voxels) around the foreground that holds every voxel within ``_SHELL`` of it on any spacing."""
 
 
+MIN_STEP_T = 5.0
+"""t below which a fitted step does not stand out of the noise: the fit is not trusted (:func:`fit_edge`), and the
+teacher gate reads the label's boundary as lying where the image does not change
+(``nnunet_svl.teacher.case_flags.flag_edge_absent``)."""
+
+
 @dataclass(frozen=True)
 class EdgeFit:
     """The fitted edge of one case's foreground."""
@@ -143,7 +149,7 @@ def _fit_channel(d: np.ndarray, y: np.ndarray, window: float, sigma: float, step
 
 def fit_edge(image: np.ndarray, foreground: np.ndarray, valid: Optional[np.ndarray] = None,
              spacing: Optional[Sequence[float]] = None, window: float = 8.0, sigma: float = 1.5,
-             step: float = 0.05, min_core_voxels: int = 100, min_t: float = 5.0) -> EdgeFit:
+             step: float = 0.05, min_core_voxels: int = 100, min_t: float = MIN_STEP_T) -> EdgeFit:
     """Fit the blurred step of the module docstring to the foreground of one case.
 
     ``image``: (C, *sp) input channels; ``foreground``: (*sp) boolean label foreground; ``valid``: (*sp) voxels that

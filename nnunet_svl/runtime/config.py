@@ -120,6 +120,12 @@ class SVLConfig:
     (``teacher.case_flags.flag_over_drawn``): over-drawn labels that the confident score misses because the teacher is
     unsure in their shell. 0 = off (the default); ablation ``_VolumeFlags`` 2.5 (offline on the final teachers: no
     clean case of the 3 clean runs above 1.9, BENCHMARKS.md, the volume score)."""
+    case_flag_edge_absent: bool = True
+    """[ours] With ``edge_repair``, a case is also flagged when the edge fit finds no intensity step at its label's
+    boundary that stands out of the noise while most cases' labels have one (``teacher.case_flags.flag_edge_absent``):
+    the label's boundary lies inside the structure, an under-drawn label, which the repair cannot move and whose
+    confident score stays below the margin when the erosion is thin. On by default since 2026-12-02 (BENCHMARKS.md,
+    seventh session); ablation ``_NoEdgeFlags`` turns it off."""
     edge_repair: bool = True
     """[ours] Before training, move each case's label boundary in to the image's intensity edge where the label lies
     more than ``edge_tolerance`` voxels outside it (``nnunet_svl.edge``): evidence the labels do not carry, for a bias

@@ -31,6 +31,18 @@ offset exceeds the median of the lower half of the cases the confident rule did 
 reference is the cases judged clean so far: mt's eroded cases would drag it down). One direction only: annotators
 over-draw (the issue's real-anatomy check), and with one-directional noise in half the cases the two clusters cannot
 be told apart by the labels alone. Measured offline (BENCHMARKS.md, the volume score) before it was built.
+
+Under-drawn cases (config ``case_flag_edge_absent``, on by default; ablation ``_NoEdgeFlags``): the image evidence
+of the edge repair (:mod:`nnunet_svl.edge`) seen from the other side. A label drawn on its structure's edge has an
+intensity step at its boundary; an eroded label's boundary lies inside the structure, where the image does not
+change, so the step the edge fit finds inside the label does not stand out of the noise (t < ``min_t``, the fit's
+own trust threshold). :func:`flag_edge_absent` flags those cases, but only in a dataset where most labels do have
+a step: where the structure has no intensity edge (texture, another contrast), the absence means nothing and nothing
+is flagged. A label too small to fit (an empty label: a scan without the structure is not under-drawn) is left to
+the confident score. Offline on the benchmark's training
+logs (``benchmarks/case_flags``): every clean phantom label has t ≥ 10.4 (median 17), mt's eroded labels t ≤ 3.4
+except two one-voxel erosions (5.1, 5.3); it finds the one-voxel erosions whose confident score stays below the
+gate's margin (mt seed 1: 3 of its 5 missed cases).
 """
 from __future__ import annotations
 
@@ -79,6 +91,18 @@ def flag_over_drawn(offsets: Mapping[str, float], already_flagged: set, margin: 
     s = np.sort(np.array(list(rest.values()), dtype=float))
     reference = float(np.median(s[: max(2, int(np.ceil(s.size / 2)))]))
     return {c for c, v in rest.items() if v > reference + margin}
+
+
+def flag_edge_absent(step_t: Mapping[str, float], min_t: float) -> set[str]:
+    """Cases whose label boundary has no intensity step that stands out of the noise (``step_t`` < ``min_t``: the t
+    of each case's edge fit, :class:`nnunet_svl.edge.boundary.EdgeFit` ``t_value``), provided at least half of the
+    fitted cases (and at least 4) have one; otherwise none (see the module docstring). NaN: a case without a fit (too
+    little foreground), neither counted nor flagged."""
+    t = {c: float(v) for c, v in step_t.items() if np.isfinite(v)}
+    with_step = sum(v >= min_t for v in t.values())
+    if with_step < 4 or 2 * with_step < len(t):
+        return set()
+    return {c for c, v in t.items() if v < min_t}
 
 
 def disagreement_score(teacher_label: np.ndarray, given: np.ndarray, valid: np.ndarray,

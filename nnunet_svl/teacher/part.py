@@ -14,6 +14,8 @@ In every label round (config ``case_gate``), before DALE and vA3C see a case:
 4. In a flagged case the teacher's disagreements with the given label are *disputed* voxels: DALE gives them weight 0
    (``CaseRound.voxel_weight``), and vA3C may flip those where the teacher is confident (≥ ``teacher_flip_confidence``)
    and the agents' refined belief agrees.
+5. With the edge repair before it (``case_flag_edge_absent``), a case whose label's boundary shows no intensity
+   step is flagged too (:func:`flag_edge_absent`; the fits come from the edge part, ``edge_fit``).
 
 The flags are reported per round (``gate_flagged`` in the round's counts, the list in the part's state and the log).
 """
@@ -29,8 +31,9 @@ from nnunet_svl.parts.base import CaseRound, LabelSpace, MethodPart, RoundPlan
 from nnunet_svl.parts.label_round import agreement_of, agreement_shortfall
 from nnunet_svl.parts.voxels import first_scale
 from nnunet_svl.runtime.config import SVLConfig, epoch_boundary
-from nnunet_svl.teacher.case_flags import (boundary_offset, disagreement_score, flag_cases, flag_over_drawn,
-                                           teacher_confident)
+from nnunet_svl.edge.boundary import MIN_STEP_T, EdgeFit
+from nnunet_svl.teacher.case_flags import (boundary_offset, disagreement_score, flag_cases, flag_edge_absent,
+                                           flag_over_drawn, teacher_confident)
 from nnunet_svl.teacher.ema import EMATeacher
 
 
@@ -38,7 +41,8 @@ class TeacherGatePart(MethodPart):
     name = "teacher_gate"
 
     def __init__(self, cfg: SVLConfig, space: LabelSpace, num_epochs: int, network: nn.Module,
-                 gather: Callable[[list], list[list]] = lambda items: [items], prior_flags: frozenset = frozenset()):
+                 gather: Callable[[list], list[list]] = lambda items: [items], prior_flags: frozenset = frozenset(),
+                 edge_fit: Optional[Callable[[str], Optional[EdgeFit]]] = None):
         super().__init__()
         self.cfg = cfg
         self.space = space
@@ -55,6 +59,11 @@ class TeacherGatePart(MethodPart):
         self._scores: dict[str, float] = {}
         self._offsets: dict[str, float] = {}
         """Boundary offsets of this rank's cases in the round under way (``case_flag_volume_margin`` > 0 only)."""
+        self.edge_fit = edge_fit if cfg.case_flag_edge_absent else None
+        """Each case's first edge fit (the edge part's, None without one): the image evidence of
+        :func:`flag_edge_absent`."""
+        self._step_t: dict[str, float] = {}
+        """t of the edge fit of this rank's cases in the round under way (NaN: no fit), with ``edge_fit`` only."""
         self._oracle_noisy: dict[str, bool] = {}
         """ORACLE (``oracle_gate`` 'flags', benchmark only): whether each case's given label differs from its clean
         one, this rank's cases of the round under way."""
@@ -98,6 +107,10 @@ class TeacherGatePart(MethodPart):
         if self.cfg.case_flag_volume_margin > 0:
             expected = teacher.max(0) if self.space.has_regions else teacher[1:].sum(0)
             self._offsets[case.case] = boundary_offset(given[0] > 0, expected, valid)
+        if self.edge_fit is not None:
+            fit = self.edge_fit(case.case)
+            if fit is not None:
+                self._step_t[case.case] = fit.t_value if fit.channel >= 0 else float("nan")
         if self.cfg.oracle_gate == "flags":
             self._oracle_noisy[case.case] = bool(np.any(given != case.reference["clean"]))
         case.label = given.copy()                              # recomputed from the given label every round
@@ -132,7 +145,9 @@ class TeacherGatePart(MethodPart):
             if self.cfg.oracle_gate == "flags" else None
         offsets = dict(item for part in self.gather(list(self._offsets.items())) for item in part) \
             if self.cfg.case_flag_volume_margin > 0 else {}
-        self._scores, self._oracle_noisy, self._offsets = {}, {}, {}
+        step_t = dict(item for part in self.gather(list(self._step_t.items())) for item in part) \
+            if self.edge_fit is not None else {}
+        self._scores, self._oracle_noisy, self._offsets, self._step_t = {}, {}, {}, {}
         if plan.epoch < self.start_epoch or not scores:
             return
         shortfall = agreement_shortfall(agreement_of(totals), self.cfg.correction_min_agreement)
@@ -145,6 +160,12 @@ class TeacherGatePart(MethodPart):
             self.log(f"teacher gate: {len(over)} cases over-drawn ({sorted(over)}); boundary offsets "
                      f"{{{', '.join(f'{k}: {v:+.2f}' for k, v in sorted(offsets.items()))}}}")
             new = new | over
+        if step_t and noisy is None:
+            absent = flag_edge_absent(step_t, MIN_STEP_T)
+            if absent:
+                self.log(f"teacher gate: {len(absent)} cases without an intensity step at the label's boundary "
+                         f"({sorted(absent)}; t < {MIN_STEP_T:g})")
+            new = new | absent
         self.flag_counts = {c: self.flag_counts.get(c, 0) + 1 for c in new}
         self.flagged = {c for c, n in self.flag_counts.items() if n >= self.cfg.case_flag_persist} | self.prior_flags
         self.log(f"teacher gate: {len(self.flagged)} of {len(scores)} cases flagged "
