@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from nnunet_svl.teacher.case_flags import (boundary_offset, disagreement_score, flag_cases, flag_edge_absent,
-                                           flag_over_drawn, flag_threshold, teacher_confident)
+                                           flag_over_drawn, flag_threshold, image_confirmed, teacher_confident)
 from nnunet_svl.teacher.ema import EMATeacher
 
 
@@ -343,3 +343,41 @@ def test_the_gate_flags_labels_without_an_edge_from_the_edge_parts_fits():
         gate.finish_round(RoundPlan(epoch=2), {"agree_overlap": 180, "agree_total": 200})
         assert gate.flagged == expected
         assert any("without an intensity step" in line for line in logs) == on
+
+
+def test_image_confirmed_needs_the_edge_and_a_step_like_the_other_on_edge_labels():
+    # (offset, t, trusted). Within the 1-voxel tolerance and trusted: a, b, c, d, e; their t 17, 12, 20, 15, 48 have
+    # median 17, so the cut is 1.5 · 17 = 25.5 and "e" (a label past its edge shows the whole step) is not confirmed;
+    # "f" lies beyond the tolerance, "g" is not trusted, "h" has no fit
+    fits = {"a": (-0.6, 17.0, True), "b": (-1.0, 12.0, True), "c": (0.2, 20.0, True), "d": (-0.3, 15.0, True),
+            "e": (0.85, 48.0, True), "f": (2.5, 80.0, True), "g": (-0.5, 14.0, False),
+            "h": (float("nan"), float("nan"), False)}
+    assert image_confirmed(fits, 1.0) == {"a", "b", "c", "d"}
+    assert image_confirmed(fits, 1.0, max_step_ratio=3.0) == {"a", "b", "c", "d", "e"}
+    assert image_confirmed(fits, 0.5) == set()        # within 0.5: a, c, d only — fewer than 4, no reference
+    assert image_confirmed({k: fits[k] for k in "abcf"}, 1.0) == set()
+
+
+def test_the_veto_stops_score_flags_at_image_confirmed_labels_only():
+    from dataclasses import replace
+
+    from nnunet_svl.parts.base import LabelSpace, RoundPlan
+    from nnunet_svl.runtime.config import SVLConfig
+    from nnunet_svl.teacher.part import TeacherGatePart
+
+    # "hard" scores like the outliers but its label lies on an edge like the others'; "past" scores alike with the
+    # whole step (t 3 x the median); "eroded" scores highest with no step at all (the under-drawn flag)
+    scores = {"a": 0.05, "b": 0.04, "c": 0.06, "d": 0.05, "e": 0.07, "hard": 0.40, "past": 0.41, "eroded": 0.9}
+    edge = {"a": (-1.0, 17.0, True), "b": (-0.6, 15.0, True), "c": (0.2, 19.0, True), "d": (-1.0, 12.0, True),
+            "e": (-0.3, 21.0, True), "hard": (-0.6, 17.0, True), "past": (0.4, 52.0, True),
+            "eroded": (-1.0, 1.1, False)}
+    for veto, expected in ((True, {"past", "eroded"}), (False, {"hard", "past", "eroded"})):
+        cfg = replace(SVLConfig(use_dale=True), gate_start=0, case_flag_edge_veto=veto)
+        gate = TeacherGatePart(cfg, LabelSpace((1,), None, False, 2), 10, nn.Conv3d(1, 2, 1),
+                               edge_fit=lambda case: None)
+        logs = []
+        gate.log = logs.append
+        gate._scores, gate._edge = dict(scores), dict(edge)
+        gate.finish_round(RoundPlan(epoch=2), {"agree_overlap": 180, "agree_total": 200})
+        assert gate.flagged == expected
+        assert any("the image confirms the label (['hard']" in line for line in logs) == veto

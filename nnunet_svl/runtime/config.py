@@ -126,6 +126,12 @@ class SVLConfig:
     the label's boundary lies inside the structure, an under-drawn label, which the repair cannot move and whose
     confident score stays below the margin when the erosion is thin. On by default since 2026-12-02 (BENCHMARKS.md,
     seventh session); ablation ``_NoEdgeFlags`` turns it off."""
+    case_flag_edge_veto: bool = True
+    """[ours] With ``edge_repair``, the confident score does not flag a case whose label the image confirms: a
+    trusted edge fit within ``edge_tolerance`` of the label and a step no stronger than 1.5 × the median of such
+    labels' (``teacher.case_flags.image_confirmed``: a label past its edge shows the whole step). On clean labels the
+    hardest case's score reached the margin; on by default since 2026-12-02 (BENCHMARKS.md, seventh session);
+    ablation ``_NoEdgeVeto`` turns it off."""
     edge_repair: bool = True
     """[ours] Before training, move each case's label boundary in to the image's intensity edge where the label lies
     more than ``edge_tolerance`` voxels outside it (``nnunet_svl.edge``): evidence the labels do not carry, for a bias

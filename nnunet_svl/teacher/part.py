@@ -15,7 +15,9 @@ In every label round (config ``case_gate``), before DALE and vA3C see a case:
    (``CaseRound.voxel_weight``), and vA3C may flip those where the teacher is confident (≥ ``teacher_flip_confidence``)
    and the agents' refined belief agrees.
 5. With the edge repair before it (``case_flag_edge_absent``), a case whose label's boundary shows no intensity
-   step is flagged too (:func:`flag_edge_absent`; the fits come from the edge part, ``edge_fit``).
+   step is flagged too (:func:`flag_edge_absent`; the fits come from the edge part, ``edge_fit``), and
+   (``case_flag_edge_veto``) a case whose label the image confirms is not flagged by its score
+   (:func:`image_confirmed`).
 
 The flags are reported per round (``gate_flagged`` in the round's counts, the list in the part's state and the log).
 """
@@ -33,7 +35,7 @@ from nnunet_svl.parts.voxels import first_scale
 from nnunet_svl.runtime.config import SVLConfig, epoch_boundary
 from nnunet_svl.edge.boundary import MIN_STEP_T, EdgeFit
 from nnunet_svl.teacher.case_flags import (boundary_offset, disagreement_score, flag_cases, flag_edge_absent,
-                                           flag_over_drawn, teacher_confident)
+                                           flag_over_drawn, image_confirmed, teacher_confident)
 from nnunet_svl.teacher.ema import EMATeacher
 
 
@@ -59,11 +61,12 @@ class TeacherGatePart(MethodPart):
         self._scores: dict[str, float] = {}
         self._offsets: dict[str, float] = {}
         """Boundary offsets of this rank's cases in the round under way (``case_flag_volume_margin`` > 0 only)."""
-        self.edge_fit = edge_fit if cfg.case_flag_edge_absent else None
+        self.edge_fit = edge_fit if (cfg.case_flag_edge_absent or cfg.case_flag_edge_veto) else None
         """Each case's first edge fit (the edge part's, None without one): the image evidence of
-        :func:`flag_edge_absent`."""
-        self._step_t: dict[str, float] = {}
-        """t of the edge fit of this rank's cases in the round under way (NaN: no fit), with ``edge_fit`` only."""
+        :func:`flag_edge_absent` and :func:`image_confirmed`."""
+        self._edge: dict[str, tuple[float, float, bool]] = {}
+        """(offset, t, trusted) of the edge fit of this rank's cases in the round under way (t NaN: no fit), with
+        ``edge_fit`` only."""
         self._oracle_noisy: dict[str, bool] = {}
         """ORACLE (``oracle_gate`` 'flags', benchmark only): whether each case's given label differs from its clean
         one, this rank's cases of the round under way."""
@@ -110,7 +113,8 @@ class TeacherGatePart(MethodPart):
         if self.edge_fit is not None:
             fit = self.edge_fit(case.case)
             if fit is not None:
-                self._step_t[case.case] = fit.t_value if fit.channel >= 0 else float("nan")
+                self._edge[case.case] = (fit.offset, fit.t_value if fit.channel >= 0 else float("nan"),
+                                         bool(fit.reliable))
         if self.cfg.oracle_gate == "flags":
             self._oracle_noisy[case.case] = bool(np.any(given != case.reference["clean"]))
         case.label = given.copy()                              # recomputed from the given label every round
@@ -145,9 +149,9 @@ class TeacherGatePart(MethodPart):
             if self.cfg.oracle_gate == "flags" else None
         offsets = dict(item for part in self.gather(list(self._offsets.items())) for item in part) \
             if self.cfg.case_flag_volume_margin > 0 else {}
-        step_t = dict(item for part in self.gather(list(self._step_t.items())) for item in part) \
+        edge = dict(item for part in self.gather(list(self._edge.items())) for item in part) \
             if self.edge_fit is not None else {}
-        self._scores, self._oracle_noisy, self._offsets, self._step_t = {}, {}, {}, {}
+        self._scores, self._oracle_noisy, self._offsets, self._edge = {}, {}, {}, {}
         if plan.epoch < self.start_epoch or not scores:
             return
         shortfall = agreement_shortfall(agreement_of(totals), self.cfg.correction_min_agreement)
@@ -155,13 +159,19 @@ class TeacherGatePart(MethodPart):
             self.log(f"teacher gate: no flags decided, {shortfall}")
             return
         new = flag_cases(scores, k=self.cfg.case_flag_k, margin=self.cfg.case_flag_margin) if noisy is None else noisy
+        if edge and noisy is None and self.cfg.case_flag_edge_veto:
+            confirmed = new & image_confirmed(edge, self.cfg.edge_tolerance)
+            if confirmed:
+                self.log(f"teacher gate: not flagged, the image confirms the label ({sorted(confirmed)}: on the edge, "
+                         f"its step like the other on-edge labels')")
+            new = new - confirmed
         if offsets and noisy is None:
             over = flag_over_drawn(offsets, new, self.cfg.case_flag_volume_margin)
             self.log(f"teacher gate: {len(over)} cases over-drawn ({sorted(over)}); boundary offsets "
                      f"{{{', '.join(f'{k}: {v:+.2f}' for k, v in sorted(offsets.items()))}}}")
             new = new | over
-        if step_t and noisy is None:
-            absent = flag_edge_absent(step_t, MIN_STEP_T)
+        if edge and noisy is None and self.cfg.case_flag_edge_absent:
+            absent = flag_edge_absent({c: t for c, (_, t, _) in edge.items()}, MIN_STEP_T)
             if absent:
                 self.log(f"teacher gate: {len(absent)} cases without an intensity step at the label's boundary "
                          f"({sorted(absent)}; t < {MIN_STEP_T:g})")

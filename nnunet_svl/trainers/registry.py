@@ -11,7 +11,7 @@ Naming follows nnU-Net's variants: ``<method>[_<ablation>][_<budget>]``.
   ``_NoAlignment`` (DALE without the Wasserstein alignment), ``_NoEdgeRepair`` (labels not moved to the image's
   edge before training, nnunet_svl/edge), ``_EdgeRepair`` (one fit-and-move per case: the default of
   2026-12-01 before the refit steps; ``_EdgeRefit`` is the default's 3 steps), ``_NoEdgeFlags`` (the gate does
-  not flag labels whose boundary has no intensity step);
+  not flag labels whose boundary has no intensity step), ``_NoEdgeVeto`` (it flags image-confirmed labels);
 * budgets (``nnunet_svl.trainers.budgets``): ``_tiny`` (tests), ``_demo`` (the demo job), ``_bench`` (CPU benchmark);
   no suffix = nnU-Net's default budget (1000 epochs × 250 iterations).
 """
@@ -79,8 +79,10 @@ ABLATION_DOCS: dict[str, str] = {
                    "teacher's expected boundary than the cases judged clean (case_flag_volume_margin 2.5)",
     "EdgeRepair": "the edge repair with one fit-and-move per case (edge_repair_steps 1: the default of 2026-12-01 "
                   "before the refit steps; the benchmark commands of that day run as written)",
-    "NoEdgeFlags": "the default until 2026-12-02: the teacher gate does not flag labels whose boundary has no "
-                   "intensity step (case_flag_edge_absent off)",
+    "NoEdgeFlags": "the teacher gate does not flag labels whose boundary has no intensity step "
+                   "(case_flag_edge_absent off; _NoEdgeFlags with _NoEdgeVeto is the default before 2026-12-02)",
+    "NoEdgeVeto": "the teacher gate's score flags cases whose label lies on a trusted image edge too "
+                  "(case_flag_edge_veto off; before 2026-12-02 the default did)",
     "NoEdgeRepair": "the default until 2026-12-01: labels are not moved to the image's edge before training "
                     "(edge_repair off)",
     "EdgeRefit": "the default since 2026-12-01 (fifth session; edge_repair_steps 3, kept so that the benchmark "
@@ -119,6 +121,7 @@ ABLATIONS: dict[str, dict] = {
     "EdgeRepair": dict(edge_repair=True, edge_repair_steps=1),
     "NoEdgeRepair": dict(edge_repair=False),
     "NoEdgeFlags": dict(case_flag_edge_absent=False),
+    "NoEdgeVeto": dict(case_flag_edge_veto=False),
     "EdgeRefit": dict(edge_repair_steps=3),
     "NoWarmup": dict(warmup_end=0),
     "Intensity": dict(state_mode="intensity"),
@@ -136,10 +139,10 @@ ABLATIONS: dict[str, dict] = {
     "OmegaAcrossCases": dict(PAPER, omega_normalisation="class_across_cases"),
 }
 RL_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "EdgeRefit", "NoEdgeFlags",
-                "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
+                "NoEdgeVeto", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
                 "OracleCaseGate", "OracleVoxelGate", "OracleFlags", "OracleFlips")
 DALE_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "EdgeRefit",
-                  "NoEdgeFlags", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases")
+                  "NoEdgeFlags", "NoEdgeVeto", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases")
 
 TRAINERS: dict[str, type] = {}
 
