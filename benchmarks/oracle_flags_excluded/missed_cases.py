@@ -8,7 +8,6 @@ import json
 import re
 import sys
 
-import numpy as np
 import SimpleITK as sitk
 
 

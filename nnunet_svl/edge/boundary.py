@@ -109,13 +109,10 @@ def foreground_box(mask: np.ndarray, margin: int) -> tuple[slice, ...]:
     distances are exact for every voxel of the box, which holds every voxel within ``margin`` voxels of the
     foreground along each axis."""
     mask = np.asarray(mask, dtype=bool)
-    if not mask.any():
+    found = ndimage.find_objects(mask.astype(np.uint8))
+    if not found:
         return tuple(slice(0, n) for n in mask.shape)
-    box = []
-    for axis, n in enumerate(mask.shape):
-        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
-        box.append(slice(max(int(hit[0]) - margin, 0), min(int(hit[-1]) + 1 + margin, n)))
-    return tuple(box)
+    return tuple(slice(max(s.start - margin, 0), min(s.stop + margin, n)) for s, n in zip(found[0], mask.shape))
 
 
 def _fit_channel(d: np.ndarray, y: np.ndarray, window: float, sigma: float, step: float) -> tuple:

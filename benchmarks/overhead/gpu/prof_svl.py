@@ -26,7 +26,6 @@ import cProfile
 import functools
 import io
 import json
-import math
 import os
 import pstats
 import sys
