@@ -353,7 +353,10 @@ def test_image_confirmed_needs_the_edge_and_a_step_like_the_other_on_edge_labels
             "e": (0.85, 48.0, True), "f": (2.5, 80.0, True), "g": (-0.5, 14.0, False),
             "h": (float("nan"), float("nan"), False)}
     assert image_confirmed(fits, 1.0) == {"a", "b", "c", "d"}
-    assert image_confirmed(fits, 1.0, max_step_ratio=3.0) == {"a", "b", "c", "d", "e"}
+    assert image_confirmed(fits, 1.0, step_ratio=(0.5, 3.0)) == {"a", "b", "c", "d", "e"}
+    # a faint step (a label a voxel short of its edge): on-edge t 17 12 20 15 48 5.2, median 16, band 8 to 24
+    faint = {**fits, "i": (-1.0, 5.2, True)}
+    assert image_confirmed(faint, 1.0) == {"a", "b", "c", "d"}
     assert image_confirmed(fits, 0.5) == set()        # within 0.5: a, c, d only — fewer than 4, no reference
     assert image_confirmed({k: fits[k] for k in "abcf"}, 1.0) == set()
 

@@ -67,6 +67,44 @@ def main(workspaces, tolerance=1.0):
                          ("noisy_found_new", found_new), ("noisy", noisy)):
                 tot[k] += len(v)
     print(json.dumps(tot))
+    step_strengths(workspaces, tolerance)
+
+
+def step_strengths(workspaces, tolerance):
+    """The evidence behind the two rules, per dataset (one run each: the fits depend on the dataset only): t of the
+    clean labels' fits and of the eroded ones; t / the median t of the on-edge trusted fits, clean and noisy."""
+    print("\ndataset | clean labels' t: min, median, max | eroded labels' t | on-edge t / their median: clean max, "
+          "noisy (operation, ratio)")
+    seen, clean_ratios, noisy_ratios = set(), [], []
+    for ws in workspaces:
+        for log in sorted(glob.glob(f"{ws}/results_seed*/Dataset*/nnUNetTrainerSVLDRL*/fold_*/training_log_*.txt")):
+            ds = log.split(os.sep)[-4]
+            if (ws, ds) in seen:
+                continue
+            seen.add((ws, ds))
+            _, fits = parse(log)
+            man = f"{ws}/raw/{ds}/noise_manifest.json"
+            cases = json.load(open(man))["cases"] if os.path.exists(man) else {}
+            op = {c: v.get("operations", {}).get("1", {}) for c, v in cases.items() if v.get("noisy")}
+            clean_t = sorted(f["t"] for c, f in fits.items() if c not in op)
+            eroded = sorted((round(f["t"], 1), op[c].get("side")) for c, f in fits.items()
+                            if op.get(c, {}).get("operation") == "erode")
+            on = {c: f["t"] for c, f in fits.items() if f["trusted"] and abs(f["offset"]) <= tolerance}
+            ratios = ""
+            if len(on) >= 4:
+                med = float(np.median(list(on.values())))
+                cr = [t / med for c, t in on.items() if c not in op]
+                nr = sorted((round(t / med, 2), op[c].get("operation", "")) for c, t in on.items() if c in op)
+                clean_ratios += cr
+                if len(cr) >= len(on) / 2:          # half-clean sets: the reference is the clean labels'
+                    noisy_ratios += [r for r, _ in nr]
+                ratios = f"{max(cr):.2f} | {nr}" if cr else f"- | {nr}"
+            ct = f"{clean_t[0]:.1f}, {np.median(clean_t):.1f}, {clean_t[-1]:.1f}" if clean_t else "-"
+            print(f"{ds[7:]:32s} | {ct} | {eroded} | {ratios}")
+    if clean_ratios and noisy_ratios:
+        print(f"on-edge ratio: clean {min(clean_ratios):.2f} to {max(clean_ratios):.2f} ({len(clean_ratios)} fits); "
+              f"noisy in half-clean "
+              f"sets: {sorted(noisy_ratios)}")
 
 
 if __name__ == "__main__":

@@ -128,7 +128,7 @@ class SVLConfig:
     seventh session); ablation ``_NoEdgeFlags`` turns it off."""
     case_flag_edge_veto: bool = True
     """[ours] With ``edge_repair``, the confident score does not flag a case whose label the image confirms: a
-    trusted edge fit within ``edge_tolerance`` of the label and a step no stronger than 1.5 × the median of such
+    trusted edge fit within ``edge_tolerance`` of the label and a step's t within 0.5–1.5 × the median of such
     labels' (``teacher.case_flags.image_confirmed``: a label past its edge shows the whole step). On clean labels the
     hardest case's score reached the margin; on by default since 2026-12-02 (BENCHMARKS.md, seventh session);
     ablation ``_NoEdgeVeto`` turns it off."""
