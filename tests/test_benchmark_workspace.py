@@ -68,3 +68,21 @@ def test_simultaneous_benchmarks_get_distinct_dataset_ids(tmp_path):
     for f in folders:
         manifest = json.loads((f / "noise_manifest.json").read_text())
         assert f.name.endswith(f"_s{manifest['seed']}")
+
+
+def test_a_cached_evaluation_counts_only_for_the_checkpoint_it_was_made_from(tmp_path):
+    """A run trained again (its folder moved away, retrained) must be predicted again: its predecessor's cached
+    evaluation is older than the new checkpoint (it was scored under the new run's name once, the seventh session)."""
+    import os
+
+    from nnunet_svl.tools.benchmark import evaluation_is_current
+
+    evaluation, checkpoint = tmp_path / "svl_evaluation.json", tmp_path / "checkpoint_final.pth"
+    assert not evaluation_is_current(evaluation, checkpoint)              # nothing predicted yet
+    checkpoint.write_bytes(b"run 1")
+    evaluation.write_text("{}")
+    os.utime(checkpoint, ns=(1_000_000_000, 1_000_000_000))
+    os.utime(evaluation, ns=(2_000_000_000, 2_000_000_000))
+    assert evaluation_is_current(evaluation, checkpoint)                  # predicted after training: reused
+    os.utime(checkpoint, ns=(3_000_000_000, 3_000_000_000))               # trained again afterwards
+    assert not evaluation_is_current(evaluation, checkpoint)

@@ -336,6 +336,15 @@ def _prepare_datasets(ws: NNUNetWorkspace, p: Preset, source: Optional[str], pro
     return src, noisy
 
 
+def evaluation_is_current(evaluation: Path, checkpoint: Path) -> bool:
+    """Whether a cached test-set evaluation was made from this checkpoint: it exists and is not older than the
+    checkpoint. A run trained again (its folder moved away or deleted, then retrained) has a newer checkpoint, so its
+    test images are predicted again instead of its predecessor's predictions being scored under its name."""
+    if not evaluation.is_file():
+        return False
+    return not checkpoint.is_file() or evaluation.stat().st_mtime_ns >= checkpoint.stat().st_mtime_ns
+
+
 def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequence[str] = ("mt", "dilate"),
                   ratios: Sequence[float] = (0.5,), seeds: Sequence[int] = (0,), methods: Sequence[str] = METHODS,
                   preset: str = "cpu", device: str = "cpu", configuration: Optional[str] = None,
@@ -402,7 +411,7 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
             fold_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(measure_file, tmp_measure.read_bytes())
         pred_dir = ws.root / "benchmark_predictions" / f"seed{seed}{trajectory_suffix(trajectory)}" / ds.name / trainer
-        if not (pred_dir / "svl_evaluation.json").is_file():
+        if not evaluation_is_current(pred_dir / "svl_evaluation.json", fold_dir / "checkpoint_final.pth"):
             _progress(f"{label}: predicting the test images (stock nnUNetv2_predict)")
             sws.predict(ds_id, trainer, ds / "imagesTs", pred_dir, configuration=configuration, folds=(fold,),
                         plans=p.plans, device=device, name=f"predict_{step}")
