@@ -340,6 +340,8 @@ def test_the_gate_flags_labels_without_an_edge_from_the_edge_parts_fits():
             gate.update_case(RoundPlan(epoch=2), CaseRound(case=name, label=label, maps={"teacher": teacher},
                                                             reference={"given": label}))
         assert edge.fits["eroded_by_2"].t_value < 5 <= min(edge.fits[f"clean{i}"].t_value for i in range(6))
+        assert math.isnan(edge.fits["empty"].step_t) and edge.fits["eroded_by_2"].step_t == edge.fits[
+            "eroded_by_2"].t_value                                     # no fit: NaN, not the t_value 0 it carries
         gate.finish_round(RoundPlan(epoch=2), {"agree_overlap": 180, "agree_total": 200})
         assert gate.flagged == expected
         assert any("without an intensity step" in line for line in logs) == on

@@ -1,7 +1,9 @@
 """Collect the teacher gate's per-case scores of every label round from nnU-Net training logs of SVLDRL runs, with the
-truth (noisy or clean) from each raw dataset's noise manifest, into one JSON for offline flag-rule analysis.
+truth (noisy or clean) from each raw dataset's noise manifest, into one JSON for offline flag-rule analysis, and print
+per run the rounds where a clean case scored above the gate's threshold (the default k and margin): the round, the
+threshold, the clean case's score, and the lowest noisy score above the threshold.
 
-    python benchmarks/case_flags/logged_scores.py OUT.json WS [WS ...]
+    PYTHONPATH=. python benchmarks/case_flags/logged_scores.py OUT.json WS [WS ...]
 
 WS: benchmark workspaces (results_seed*/DatasetXXX/TRAINER__.../fold_*/training_log_*.txt, raw/DatasetXXX/).
 """
@@ -10,6 +12,11 @@ import json
 import os
 import re
 import sys
+
+import numpy as np
+
+from nnunet_svl.runtime.config import SVLConfig
+from nnunet_svl.teacher.case_flags import flag_threshold
 
 LINE = re.compile(r"teacher gate: .*?scores \{(.*)\}")
 
@@ -40,6 +47,16 @@ def main(out, workspaces):
                          "noisy": {c: noisy.get(c, False) for c in r[-1]}, "rounds": r})
     json.dump(runs, open(out, "w"), indent=1)
     print(f"{len(runs)} runs -> {out}")
+    cfg = SVLConfig()
+    for run in runs:
+        for i, scores in enumerate(run["rounds"]):
+            cut = flag_threshold(np.array(list(scores.values())), k=cfg.case_flag_k, margin=cfg.case_flag_margin)
+            clean = {c: v for c, v in scores.items() if not run["noisy"][c] and v > cut}
+            if clean:
+                noisy = [v for c, v in scores.items() if run["noisy"][c] and v > cut]
+                print(f"{run['seed']} {run['dataset']} {run['trainer']} round {i}: threshold {cut:.3f}, clean above it "
+                      f"{ {c: round(v, 3) for c, v in clean.items()} }, lowest noisy above it "
+                      f"{min(noisy) if noisy else '-'}")
 
 
 if __name__ == "__main__":

@@ -73,6 +73,12 @@ class EdgeFit:
     reason: str
     """Why the fit is not trusted ('' when it is)."""
 
+    @property
+    def step_t(self) -> float:
+        """t of the fitted step; NaN when nothing was fitted (too little foreground, or no channel with a step:
+        ``channel`` −1, where ``t_value`` reads 0)."""
+        return self.t_value if self.channel >= 0 else float("nan")
+
     def moves(self, tolerance: float) -> bool:
         """Whether :func:`repair_label` moves this label: the fit is trusted and its offset exceeds ``tolerance``."""
         return bool(self.reliable and np.isfinite(self.offset) and self.offset > tolerance)

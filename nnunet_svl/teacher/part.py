@@ -113,8 +113,7 @@ class TeacherGatePart(MethodPart):
         if self.edge_fit is not None:
             fit = self.edge_fit(case.case)
             if fit is not None:
-                self._edge[case.case] = (fit.offset, fit.t_value if fit.channel >= 0 else float("nan"),
-                                         bool(fit.reliable))
+                self._edge[case.case] = (fit.offset, fit.step_t, bool(fit.reliable))
         if self.cfg.oracle_gate == "flags":
             self._oracle_noisy[case.case] = bool(np.any(given != case.reference["clean"]))
         case.label = given.copy()                              # recomputed from the given label every round
