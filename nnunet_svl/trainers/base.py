@@ -39,7 +39,7 @@ from nnunet_svl.runtime.errors import SVLInputError
 from nnunet_svl.runtime.label_store import LabelStore
 from nnunet_svl.runtime.seeding import apply_train_seed, train_seed_from_env
 from nnunet_svl.parts.voxels import as_scales, like
-from nnunet_svl.trainers.budgets import apply_budget
+from nnunet_svl.trainers.budgets import BudgetInferenceMixin, apply_budget
 from nnunet_svl.trainers.diagnostics import MEMORISATION_KEYS, DiagnosticsMixin
 from nnunet_svl.trainers.data import (NUM_WEIGHT_CHANNELS, STORE_DATASET_FOR, StoreAwareDataLoader,
                                       WeightChannelSpatialTransform,
@@ -57,7 +57,7 @@ def unwrap_module(module: nn.Module) -> nn.Module:
     return module
 
 
-class nnUNetTrainerSVLBase(DiagnosticsMixin, nnUNetTrainer):
+class nnUNetTrainerSVLBase(BudgetInferenceMixin, DiagnosticsMixin, nnUNetTrainer):
     svl_config: ClassVar[SVLConfig] = SVLConfig()
     # budget of short variants (a key of nnunet_svl.trainers.budgets.BUDGETS); None keeps nnU-Net's defaults
     svl_budget: ClassVar[Optional[str]] = None
