@@ -40,8 +40,7 @@ def test_label_qa_from_five_held_out_folds(nnunet_ws, tmp_path):
     # a missing fold is named with the command that makes it
     with pytest.raises(SVLInputError, match=r"fold_0.*--npz"):
         run_label_qa(run_dir, raw, tmp_path / "qa", progress=lambda *_: None)
-    for fold in range(5):
-        ws.train(NOISY_ID, TRAINER, fold=fold, plans=NARROW, extra_args=["--npz"])
+    ws.train_folds(NOISY_ID, TRAINER, plans=NARROW, extra_args=["--npz"])
     npz = run_dir / "fold_3" / "validation"
     moved = tmp_path / "moved"
     moved.mkdir()
@@ -118,8 +117,7 @@ def test_label_qa_on_a_region_based_dataset(tmp_path):
         write_image_like(np.where(label == 2, 1, label).astype(label.dtype), img, ds.label_path(case))
     ws.plan_and_preprocess(REGIONS_QA_ID, num_processes=1, verify=False)
     write_narrow_plans(ws.preprocessed, REGIONS_QA_ID, target_plans=NARROW)
-    for fold in range(5):
-        ws.train(REGIONS_QA_ID, TRAINER, fold=fold, plans=NARROW, extra_args=["--npz"])
+    ws.train_folds(REGIONS_QA_ID, TRAINER, plans=NARROW, extra_args=["--npz"])
     run_dir = ws.run_folder(raw.name, TRAINER, plans=NARROW)
     with np.load(next((run_dir / "fold_0" / "validation").glob("*.npz"))) as z:
         assert z["probabilities"].shape[0] == 2      # nnU-Net wrote one sigmoid channel per region, no background

@@ -69,6 +69,31 @@ class EpochProgress:
                 print(self.line(epoch, now), file=self.out, flush=True)
 
 
+# nnU-Net's commands are run as their entry functions by the workspace's interpreter (``python -c``), not through the
+# console scripts: nnU-Net's validation and predictor spawn worker pools (export, metrics, preprocessing), and a spawned
+# worker first re-runs its parent's main script. The console script's main imports the command's whole module stack
+# (``nnUNetv2_train``: ~11 s on an idle 2-core machine); a ``-c`` parent has no main script, so its workers import only
+# the code they run (export: ~5 s). The same functions with the same arguments; a tiny test training took 42 s through
+# the console script and 35 s so. (tests/test_e2e.py runs the console scripts themselves.)
+_ENTRY_POINTS = {"nnUNetv2_train": ("nnunetv2.run.run_training", "run_training_entry"),
+                 "nnUNetv2_predict": ("nnunetv2.inference.predict_from_raw_data", "predict_entry_point")}
+
+
+def _entry_argv(command: str, args: Sequence[str]) -> list[str]:
+    """``command args`` as its nnU-Net entry function under this interpreter."""
+    module, function = _ENTRY_POINTS[command]
+    code = f"import sys; sys.argv[0] = {command!r}; from {module} import {function}; sys.exit({function}())"
+    return [sys.executable, "-c", code, *args]
+
+
+# several folds one after the other in one interpreter (``... --folds 0 1 2 3 4`` ends the arguments)
+_TRAIN_FOLDS_ENTRY = ("import sys; from nnunetv2.run.run_training import run_training_entry\n"
+                      "cut = sys.argv.index('--folds'); args, folds = sys.argv[1:cut], sys.argv[cut + 1:]\n"
+                      "for fold in folds:\n"
+                      "    sys.argv = ['nnUNetv2_train', args[0], args[1], fold, *args[2:]]\n"
+                      "    run_training_entry()")
+
+
 def _bin(name: str) -> str:
     """The nnU-Net console script of the running interpreter's environment (works without an activated venv)."""
     here = Path(sys.executable).parent / name
@@ -107,8 +132,10 @@ class NNUNetWorkspace:
         return Path(self.env["nnUNet_results"])
 
     def run(self, name: str, argv: Sequence[str], extra_env: Optional[dict] = None,
-            progress_epochs: Optional[int] = 0) -> float:
+            progress_epochs: Optional[int] = 0, shown: Optional[Sequence[str]] = None) -> float:
         """Run one command; its output goes to logs/<name>.log (and the console unless quiet). Returns seconds.
+        ``shown``: the command written at the top of the log when it differs from ``argv`` (the nnU-Net command a
+        user would type for the same step).
         ``progress_epochs`` (training steps, quiet mode): print :class:`EpochProgress` lines while it runs (the
         number of epochs for the bar and ETA, or None when unknown; 0 = no progress lines)."""
         env = dict(self.env)
@@ -117,7 +144,7 @@ class NNUNetWorkspace:
         log = self.log_dir / f"{name}.log"
         t0 = time.time()
         with open(log, "w") as f:
-            f.write("$ " + " ".join(argv) + "\n")
+            f.write("$ " + " ".join(shown or argv) + "\n")
             f.flush()
             proc = subprocess.Popen(list(argv), env=env, stdout=f if self.quiet else subprocess.PIPE,
                                     stderr=subprocess.STDOUT, cwd=self.root)
@@ -158,21 +185,37 @@ class NNUNetWorkspace:
               plans: str = "nnUNetPlans", device: str = "cpu", resume: bool = False,
               extra_env: Optional[dict] = None, name: Optional[str] = None, extra_args: Sequence[str] = (),
               progress_epochs: Optional[int] = 0) -> float:
-        argv = [_bin("nnUNetv2_train"), str(dataset_id), configuration, str(fold), "-tr", trainer, "-p", plans,
-                "-device", device, *extra_args]
-        if resume:
-            argv.append("--c")
+        """``nnUNetv2_train`` with these arguments (run as nnU-Net's entry function, see ``_ENTRY_POINTS``)."""
+        args = [str(dataset_id), configuration, str(fold), "-tr", trainer, "-p", plans, "-device", device,
+                *extra_args, *(["--c"] if resume else [])]
         env = {"nnUNet_n_proc_DA": self.env.get("nnUNet_n_proc_DA", "0"), **(extra_env or {})}
-        return self.run(name or f"train_{dataset_id}_{trainer}_{configuration}_{fold}", argv, extra_env=env,
-                        progress_epochs=progress_epochs)
+        return self.run(name or f"train_{dataset_id}_{trainer}_{configuration}_{fold}",
+                        _entry_argv("nnUNetv2_train", args), extra_env=env, progress_epochs=progress_epochs,
+                        shown=["nnUNetv2_train", *args])
+
+    def train_folds(self, dataset_id: int, trainer: str, folds: Sequence[int] = (0, 1, 2, 3, 4),
+                    configuration: str = "3d_fullres", plans: str = "nnUNetPlans", device: str = "cpu",
+                    extra_env: Optional[dict] = None, name: Optional[str] = None,
+                    extra_args: Sequence[str] = ()) -> float:
+        """``nnUNetv2_train`` for each of ``folds``, one after the other in one interpreter (nnU-Net's entry function
+        once per fold, the same arguments): one nnU-Net start-up instead of one per fold."""
+        args = [str(dataset_id), configuration, "-tr", trainer, "-p", plans, "-device", device, *extra_args]
+        env = {"nnUNet_n_proc_DA": self.env.get("nnUNet_n_proc_DA", "0"), **(extra_env or {})}
+        folds = [str(f) for f in folds]
+        shown = ["for", "f", "in", *folds, ";", "do", "nnUNetv2_train", args[0], args[1], "$f", *args[2:], ";", "done"]
+        return self.run(name or f"train_{dataset_id}_{trainer}_{configuration}_folds",
+                        [sys.executable, "-c", _TRAIN_FOLDS_ENTRY, *args, "--folds", *folds], extra_env=env,
+                        shown=shown)
 
     def predict(self, dataset_id: int, trainer: str, input_dir: Path, output_dir: Path,
                 configuration: str = "3d_fullres", folds: Sequence[int | str] = (0,), plans: str = "nnUNetPlans",
                 device: str = "cpu", name: Optional[str] = None, extra_args: Sequence[str] = ()) -> float:
-        argv = [_bin("nnUNetv2_predict"), "-i", str(input_dir), "-o", str(output_dir), "-d", str(dataset_id),
-                "-c", configuration, "-tr", trainer, "-p", plans, "-f", *[str(f) for f in folds],
-                "-device", device, "-npp", "1", "-nps", "1", *extra_args]
-        return self.run(name or f"predict_{dataset_id}_{trainer}_{configuration}", argv)
+        """``nnUNetv2_predict`` with these arguments (run as nnU-Net's entry function, see ``_ENTRY_POINTS``)."""
+        args = ["-i", str(input_dir), "-o", str(output_dir), "-d", str(dataset_id), "-c", configuration,
+                "-tr", trainer, "-p", plans, "-f", *[str(f) for f in folds], "-device", device, "-npp", "1", "-nps", "1",
+                *extra_args]
+        return self.run(name or f"predict_{dataset_id}_{trainer}_{configuration}", _entry_argv("nnUNetv2_predict", args),
+                        shown=["nnUNetv2_predict", *args])
 
     def run_folder(self, dataset_name: str, trainer: str, configuration: str = "3d_fullres",
                    plans: str = "nnUNetPlans") -> Path:
