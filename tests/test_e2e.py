@@ -24,12 +24,11 @@ def test_full_journey_with_stock_predictor(nnunet_ws, tmp_path):
     # test's outcome repeatable (CPU training is still not bit-exact across machines)
     # nnU-Net's console scripts themselves, as a user types them (the workspace's train() and predict() run their
     # entry functions, nnunet_svl/tools/pipeline.py)
-    nnunet_ws.run("e2e_train", [_bin("nnUNetv2_train"), str(NOISY_ID), "3d_fullres", "0", "-tr", TRAINER, "-p", NARROW,
-                                "-device", "cpu"], extra_env={"NNUNET_SVL_TRAIN_SEED": "1", "nnUNet_n_proc_DA": "0"})
+    nnunet_ws.run("e2e_train", [_bin("nnUNetv2_train"), *nnunet_ws.train_args(NOISY_ID, TRAINER, plans=NARROW)],
+                  extra_env={"NNUNET_SVL_TRAIN_SEED": "1", "nnUNet_n_proc_DA": "0"})
     pred = tmp_path / "pred"
-    nnunet_ws.run("e2e_predict", [_bin("nnUNetv2_predict"), "-i", str(ds / "imagesTs"), "-o", str(pred), "-d",
-                                  str(NOISY_ID), "-c", "3d_fullres", "-tr", TRAINER, "-p", NARROW, "-f", "0",
-                                  "-device", "cpu", "-npp", "1", "-nps", "1"])
+    nnunet_ws.run("e2e_predict", [_bin("nnUNetv2_predict"),
+                                  *nnunet_ws.predict_args(NOISY_ID, TRAINER, ds / "imagesTs", pred, plans=NARROW)])
 
     out = tmp_path / "eval.json"
     proc = subprocess.run([_bin("nnunet-svl"), "evaluate", str(pred), str(ds / "labelsTs"), "--dataset-json",

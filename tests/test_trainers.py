@@ -139,7 +139,7 @@ def test_sigkill_then_resume_continues_exactly(nnunet_ws):
     before = {p: p.read_bytes() for p in sorted((ds / "labelsTr").glob("*"))}
     fold = _fold_dir(nnunet_ws, trainer, fold=1)
     log = nnunet_ws.log_dir / "kill_train.log"
-    argv = [_bin("nnUNetv2_train"), str(NOISY_ID), "3d_fullres", "1", "-tr", trainer, "-p", NARROW, "-device", "cpu"]
+    argv = [_bin("nnUNetv2_train"), *nnunet_ws.train_args(NOISY_ID, trainer, fold=1, plans=NARROW)]
     with open(log, "w") as f:
         proc = subprocess.Popen(argv, env={**nnunet_ws.env, "nnUNet_n_proc_DA": "0"}, stdout=f,
                                 stderr=subprocess.STDOUT)

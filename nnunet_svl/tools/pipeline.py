@@ -79,19 +79,23 @@ _ENTRY_POINTS = {"nnUNetv2_train": ("nnunetv2.run.run_training", "run_training_e
                  "nnUNetv2_predict": ("nnunetv2.inference.predict_from_raw_data", "predict_entry_point")}
 
 
-def _entry_argv(command: str, args: Sequence[str]) -> list[str]:
-    """``command args`` as its nnU-Net entry function under this interpreter."""
+FOLD_SLOT = "$f"
+"""Stands for the fold in the arguments of :meth:`NNUNetWorkspace.train_folds` (as in the shell loop it logs)."""
+
+
+def _entry_argv(command: str, args: Sequence[str], folds: Optional[Sequence[str]] = None) -> list[str]:
+    """``command args`` as its nnU-Net entry function under this interpreter; with ``folds``, the entry function once
+    per fold, one after the other in the same interpreter, each fold in place of :data:`FOLD_SLOT` in ``args``."""
     module, function = _ENTRY_POINTS[command]
-    code = f"import sys; sys.argv[0] = {command!r}; from {module} import {function}; sys.exit({function}())"
-    return [sys.executable, "-c", code, *args]
-
-
-# several folds one after the other in one interpreter (``... --folds 0 1 2 3 4`` ends the arguments)
-_TRAIN_FOLDS_ENTRY = ("import sys; from nnunetv2.run.run_training import run_training_entry\n"
-                      "cut = sys.argv.index('--folds'); args, folds = sys.argv[1:cut], sys.argv[cut + 1:]\n"
-                      "for fold in folds:\n"
-                      "    sys.argv = ['nnUNetv2_train', args[0], args[1], fold, *args[2:]]\n"
-                      "    run_training_entry()")
+    if folds is None:
+        code = f"import sys; sys.argv[0] = {command!r}; from {module} import {function}; sys.exit({function}())"
+        return [sys.executable, "-c", code, *args]
+    code = (f"import sys; from {module} import {function}\n"
+            "cut = sys.argv.index('--folds'); args, folds = sys.argv[1:cut], sys.argv[cut + 1:]\n"
+            "for fold in folds:\n"
+            f"    sys.argv = [{command!r}, *(fold if a == {FOLD_SLOT!r} else a for a in args)]\n"
+            f"    {function}()")
+    return [sys.executable, "-c", code, *args, "--folds", *folds]
 
 
 def _bin(name: str) -> str:
@@ -181,17 +185,35 @@ class NNUNetWorkspace:
                          "-np", *[str(num_processes)] * len(configurations),
                          *(["--verify_dataset_integrity"] if verify else [])])
 
+    @staticmethod
+    def train_args(dataset_id: int, trainer: str, configuration: str = "3d_fullres", fold: int | str = 0,
+                   plans: str = "nnUNetPlans", device: str = "cpu", resume: bool = False,
+                   extra_args: Sequence[str] = ()) -> list[str]:
+        """The arguments of ``nnUNetv2_train`` for one training (tests/test_e2e.py gives them to the console script)."""
+        return [str(dataset_id), configuration, str(fold), "-tr", trainer, "-p", plans, "-device", device,
+                *extra_args, *(["--c"] if resume else [])]
+
+    @staticmethod
+    def predict_args(dataset_id: int, trainer: str, input_dir: Path, output_dir: Path,
+                     configuration: str = "3d_fullres", folds: Sequence[int | str] = (0,), plans: str = "nnUNetPlans",
+                     device: str = "cpu", extra_args: Sequence[str] = ()) -> list[str]:
+        """The arguments of ``nnUNetv2_predict`` (one preprocessing and one export worker)."""
+        return ["-i", str(input_dir), "-o", str(output_dir), "-d", str(dataset_id), "-c", configuration,
+                "-tr", trainer, "-p", plans, "-f", *[str(f) for f in folds], "-device", device, "-npp", "1", "-nps", "1",
+                *extra_args]
+
+    def _train_env(self, extra_env: Optional[dict]) -> dict:
+        return {"nnUNet_n_proc_DA": self.env.get("nnUNet_n_proc_DA", "0"), **(extra_env or {})}
+
     def train(self, dataset_id: int, trainer: str, configuration: str = "3d_fullres", fold: int | str = 0,
               plans: str = "nnUNetPlans", device: str = "cpu", resume: bool = False,
               extra_env: Optional[dict] = None, name: Optional[str] = None, extra_args: Sequence[str] = (),
               progress_epochs: Optional[int] = 0) -> float:
         """``nnUNetv2_train`` with these arguments (run as nnU-Net's entry function, see ``_ENTRY_POINTS``)."""
-        args = [str(dataset_id), configuration, str(fold), "-tr", trainer, "-p", plans, "-device", device,
-                *extra_args, *(["--c"] if resume else [])]
-        env = {"nnUNet_n_proc_DA": self.env.get("nnUNet_n_proc_DA", "0"), **(extra_env or {})}
+        args = self.train_args(dataset_id, trainer, configuration, fold, plans, device, resume, extra_args)
         return self.run(name or f"train_{dataset_id}_{trainer}_{configuration}_{fold}",
-                        _entry_argv("nnUNetv2_train", args), extra_env=env, progress_epochs=progress_epochs,
-                        shown=["nnUNetv2_train", *args])
+                        _entry_argv("nnUNetv2_train", args), extra_env=self._train_env(extra_env),
+                        progress_epochs=progress_epochs, shown=["nnUNetv2_train", *args])
 
     def train_folds(self, dataset_id: int, trainer: str, folds: Sequence[int] = (0, 1, 2, 3, 4),
                     configuration: str = "3d_fullres", plans: str = "nnUNetPlans", device: str = "cpu",
@@ -199,21 +221,18 @@ class NNUNetWorkspace:
                     extra_args: Sequence[str] = ()) -> float:
         """``nnUNetv2_train`` for each of ``folds``, one after the other in one interpreter (nnU-Net's entry function
         once per fold, the same arguments): one nnU-Net start-up instead of one per fold."""
-        args = [str(dataset_id), configuration, "-tr", trainer, "-p", plans, "-device", device, *extra_args]
-        env = {"nnUNet_n_proc_DA": self.env.get("nnUNet_n_proc_DA", "0"), **(extra_env or {})}
+        args = self.train_args(dataset_id, trainer, configuration, FOLD_SLOT, plans, device, extra_args=extra_args)
         folds = [str(f) for f in folds]
-        shown = ["for", "f", "in", *folds, ";", "do", "nnUNetv2_train", args[0], args[1], "$f", *args[2:], ";", "done"]
         return self.run(name or f"train_{dataset_id}_{trainer}_{configuration}_folds",
-                        [sys.executable, "-c", _TRAIN_FOLDS_ENTRY, *args, "--folds", *folds], extra_env=env,
-                        shown=shown)
+                        _entry_argv("nnUNetv2_train", args, folds), extra_env=self._train_env(extra_env),
+                        shown=["for", "f", "in", *folds, ";", "do", "nnUNetv2_train", *args, ";", "done"])
 
     def predict(self, dataset_id: int, trainer: str, input_dir: Path, output_dir: Path,
                 configuration: str = "3d_fullres", folds: Sequence[int | str] = (0,), plans: str = "nnUNetPlans",
                 device: str = "cpu", name: Optional[str] = None, extra_args: Sequence[str] = ()) -> float:
         """``nnUNetv2_predict`` with these arguments (run as nnU-Net's entry function, see ``_ENTRY_POINTS``)."""
-        args = ["-i", str(input_dir), "-o", str(output_dir), "-d", str(dataset_id), "-c", configuration,
-                "-tr", trainer, "-p", plans, "-f", *[str(f) for f in folds], "-device", device, "-npp", "1", "-nps", "1",
-                *extra_args]
+        args = self.predict_args(dataset_id, trainer, input_dir, output_dir, configuration, folds, plans, device,
+                                 extra_args)
         return self.run(name or f"predict_{dataset_id}_{trainer}_{configuration}", _entry_argv("nnUNetv2_predict", args),
                         shown=["nnUNetv2_predict", *args])
 
