@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 import torch
 
 from conftest import NARROW, NOISY_ID, noisy_dataset_dir
@@ -14,12 +15,25 @@ from nnunet_svl.trainers.diagnostics import CLEAN_LABELS_ENV_VAR, MEMORISATION_K
 FOLD = 4
 
 
-def _run(ws, trainer):
+ORACLE_WITHOUT_CLEAN = "nnUNetTrainerVA3C_OracleCaseGate_tiny"
+
+
+def _train_all(ws, trainers):
+    """The trainings of this file on one fold, one after the other in one interpreter (one nnU-Net start-up), all with
+    the clean labels named; then an oracle trainer without them, which must stop with a clear error."""
+    from nnunet_svl.tools.pipeline import StepFailed
+
     ds = noisy_dataset_dir(ws)
-    ws.train(NOISY_ID, trainer, fold=FOLD, plans=NARROW, extra_env={CLEAN_LABELS_ENV_VAR: str(ds / "labelsTr_clean")},
-             name=f"diag_{trainer}")
-    fold = ws.run_folder(ds.name, trainer, plans=NARROW) / f"fold_{FOLD}"
-    return fold, torch.load(fold / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    clean = {CLEAN_LABELS_ENV_VAR: str(ds / "labelsTr_clean")}
+    runs = [(ws.train_args(NOISY_ID, t, fold=FOLD, plans=NARROW), clean) for t in trainers]
+    runs.append((ws.train_args(NOISY_ID, ORACLE_WITHOUT_CLEAN, fold=FOLD, plans=NARROW), {}))
+    with pytest.raises(StepFailed, match="ORACLE"):
+        ws.train_sequence(runs, name="diagnostics")
+    out = {}
+    for t in trainers:
+        fold = ws.run_folder(ds.name, t, plans=NARROW) / f"fold_{FOLD}"
+        out[t] = fold, torch.load(fold / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    return out
 
 
 def _check_curves(log):
@@ -31,8 +45,7 @@ def _check_curves(log):
     assert all(0.0 <= v <= 1.0 for v in log["mem_clean_vs_given"])
 
 
-def test_method_trainer_reports_correction_quality(nnunet_ws):
-    fold, ckpt = _run(nnunet_ws, "nnUNetTrainerSVLDRL_Paper_tiny")
+def _check_correction_quality(fold, ckpt):
     log = ckpt["logging"]
     _check_curves(log)
     for key in QUALITY_KEYS:
@@ -52,15 +65,13 @@ def test_method_trainer_reports_correction_quality(nnunet_ws):
     assert correction, "the tiny schedule reaches a correction round"
 
 
-def test_stock_baseline_budget_logs_memorisation_curves(nnunet_ws):
-    _, ckpt = _run(nnunet_ws, "nnUNetTrainerBaseline_tiny")
+def _check_baseline_curves(fold, ckpt):
     _check_curves(ckpt["logging"])
 
 
-def test_oracle_voxel_gate_keeps_only_flips_to_the_clean_label(nnunet_ws):
+def _check_oracle_voxel_gate(fold, ckpt):
     """The upper-bound ablation: with the oracle voxel gate every committed flip matches the clean label (flip
     precision 1), and the labels in force of the noisy cases get closer to the clean ones, never further."""
-    fold, _ = _run(nnunet_ws, "nnUNetTrainerSVLDRL_OracleVoxelGate_tiny")
     rounds = json.loads((fold / "svl_diagnostics.json").read_text())["rounds"]
     correction = [r for r in rounds if r["kind"] == "correction"]
     assert correction
@@ -69,19 +80,9 @@ def test_oracle_voxel_gate_keeps_only_flips_to_the_clean_label(nnunet_ws):
         assert r["net_fixed_all"] >= 0 and r["dice_in_force_c1_clean"] == 1.0
 
 
-def test_oracle_trainer_without_clean_labels_is_a_clear_error(nnunet_ws):
-    from nnunet_svl.tools.pipeline import StepFailed
-
-    import pytest
-    with pytest.raises(StepFailed, match="ORACLE"):
-        nnunet_ws.train(NOISY_ID, "nnUNetTrainerVA3C_OracleCaseGate_tiny", fold=FOLD, plans=NARROW,
-                        name="oracle_without_clean")
-
-
-def test_teacher_gated_trainer_leaves_unflagged_cases_as_given(nnunet_ws):
+def _check_teacher_gate(fold, ckpt):
     """The teacher gate: flags are reported every round; a case that is not flagged keeps its given label exactly
     (so a clean case that is not flagged is untouched), and the round counts its flags."""
-    fold, ckpt = _run(nnunet_ws, "nnUNetTrainerSVLDRL_tiny")
     rounds = json.loads((fold / "svl_diagnostics.json").read_text())["rounds"]
     assert rounds and all("flags" in r for r in rounds)
     for r in rounds:
@@ -92,10 +93,9 @@ def test_teacher_gated_trainer_leaves_unflagged_cases_as_given(nnunet_ws):
     assert any(k.startswith("teacher.") for k in ckpt["svl_modules"])     # the EMA teacher is checkpointed
 
 
-def test_oracle_flags_are_exactly_the_noisy_cases(nnunet_ws):
+def _check_oracle_flags(fold, ckpt):
     """The teacher gate's upper bound: with oracle flags, every round after the flags were decided flags the fold's
     noisy cases and only those (precision and recall 1), and the clean cases keep their given labels."""
-    fold, ckpt = _run(nnunet_ws, "nnUNetTrainerSVLDRL_OracleFlags_tiny")
     rounds = json.loads((fold / "svl_diagnostics.json").read_text())["rounds"]
     decided = [r for r in rounds if r["flags"] > 0]
     assert decided, "the tiny schedule decides flags"
@@ -103,3 +103,20 @@ def test_oracle_flags_are_exactly_the_noisy_cases(nnunet_ws):
         assert r["flag_precision"] == 1.0 and r["flag_recall"] == 1.0 and r["flagged_clean_cases"] == 0
         assert r["net_fixed_clean"] == 0 and r["dice_in_force_c1_clean"] == 1.0
     assert ckpt["svl_state"]["gate_flag_counts"]
+
+
+CHECKS = {
+    "nnUNetTrainerSVLDRL_Paper_tiny": _check_correction_quality,
+    "nnUNetTrainerBaseline_tiny": _check_baseline_curves,
+    "nnUNetTrainerSVLDRL_OracleVoxelGate_tiny": _check_oracle_voxel_gate,
+    "nnUNetTrainerSVLDRL_tiny": _check_teacher_gate,
+    "nnUNetTrainerSVLDRL_OracleFlags_tiny": _check_oracle_flags,
+}
+
+
+def test_diagnostics_in_real_nnunet_training(nnunet_ws):
+    """Each trainer above, trained by nnU-Net on the fold, passes its check; an oracle trainer without the clean
+    labels stops with an error that says ORACLE (``_train_all``)."""
+    runs = _train_all(nnunet_ws, list(CHECKS))
+    for trainer, check in CHECKS.items():
+        check(*runs[trainer])

@@ -91,14 +91,12 @@ def _killed_in_round_then_resumed(ws, trainer: str, fold: int, failpoint: str,
 
 
 @pytest.mark.parametrize("trainer, failpoint, last_kind, head, stages", [
-    # round 1: the edge repair before training; warm-up, transition, full RL; killed with correction round 2 half
-    # written
-    ("nnUNetTrainerVA3C_tiny", "label-store-staged:2", "correction", True, [0.0, 1.0, 2.0]),
+    # round 1: the edge repair before training; warm-up, transition, full RL; killed after correction round 2 was
+    # committed, before the epoch's checkpoint (a round killed half written: the full method's test below)
+    ("nnUNetTrainerVA3C_tiny", "label-store-committed:2", "correction", True, [0.0, 1.0, 2.0]),
     # rounds: the edge repair with DALE's initial weights, then loss statistics after every epoch; killed after round
     # 4 was committed
     ("nnUNetTrainerDALE_tiny", "label-store-committed:4", "dale_stats", False, [0.0, 0.0, 0.0]),
-    # the paper's ablation without warm-up
-    ("nnUNetTrainerVA3C_NoWarmup_tiny", "label-store-committed:2", "correction", True, [1.0, 1.0, 2.0]),
 ])
 def test_method_trainer_trains_resumes_and_stock_predicts(nnunet_ws, tmp_path, trainer, failpoint, last_kind, head,
                                                            stages):
@@ -165,7 +163,7 @@ def test_sigkill_then_resume_continues_exactly(nnunet_ws):
 def test_sigkill_during_a_correction_round_then_resume(nnunet_ws):
     """The full method, SIGKILL inside correction round 4 (epoch 2) with the round half staged. ``--c`` rolls the
     label store back to the checkpoint's round 3 and redoes round 4 exactly once; the given dataset files are
-    byte-identical. (A round committed but not yet checkpointed is the NoWarmup and DALE cases above.)"""
+    byte-identical. (A round committed but not yet checkpointed is the VA3C and DALE cases above.)"""
     trainer = "nnUNetTrainerSVLDRL_tiny"
     fold_index = 3
 

@@ -5,6 +5,7 @@ entry point, with nnUNet_raw/preprocessed/results and nnUNet_extTrainer set for 
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -13,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 from nnunet_svl.tools.workspace import workspace_env
 
@@ -79,23 +80,26 @@ _ENTRY_POINTS = {"nnUNetv2_train": ("nnunetv2.run.run_training", "run_training_e
                  "nnUNetv2_predict": ("nnunetv2.inference.predict_from_raw_data", "predict_entry_point")}
 
 
-FOLD_SLOT = "$f"
-"""Stands for the fold in the arguments of :meth:`NNUNetWorkspace.train_folds` (as in the shell loop it logs)."""
-
-
-def _entry_argv(command: str, args: Sequence[str], folds: Optional[Sequence[str]] = None) -> list[str]:
-    """``command args`` as its nnU-Net entry function under this interpreter; with ``folds``, the entry function once
-    per fold, one after the other in the same interpreter, each fold in place of :data:`FOLD_SLOT` in ``args``."""
+def _entry_argv(command: str, args: Sequence[str]) -> list[str]:
+    """``command args`` as its nnU-Net entry function under this interpreter."""
     module, function = _ENTRY_POINTS[command]
-    if folds is None:
-        code = f"import sys; sys.argv[0] = {command!r}; from {module} import {function}; sys.exit({function}())"
-        return [sys.executable, "-c", code, *args]
-    code = (f"import sys; from {module} import {function}\n"
-            "cut = sys.argv.index('--folds'); args, folds = sys.argv[1:cut], sys.argv[cut + 1:]\n"
-            "for fold in folds:\n"
-            f"    sys.argv = [{command!r}, *(fold if a == {FOLD_SLOT!r} else a for a in args)]\n"
-            f"    {function}()")
-    return [sys.executable, "-c", code, *args, "--folds", *folds]
+    code = f"import sys; sys.argv[0] = {command!r}; from {module} import {function}; sys.exit({function}())"
+    return [sys.executable, "-c", code, *args]
+
+
+def _entry_argv_sequence(command: str, runs: Sequence[tuple[Sequence[str], Mapping[str, str]]]) -> list[str]:
+    """Several ``command args`` one after the other in one interpreter (one nnU-Net start-up): ``runs`` = (args,
+    environment variables set for that run only). Stops at the first run that fails."""
+    module, function = _ENTRY_POINTS[command]
+    code = (f"import json, os, sys; from {module} import {function}\n"
+            "for args, env in json.loads(sys.argv[1]):\n"
+            "    before = {k: os.environ.get(k) for k in env}\n"
+            "    os.environ.update(env)\n"
+            f"    sys.argv = [{command!r}, *args]\n"
+            f"    {function}()\n"
+            "    for k, v in before.items():\n"
+            "        os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)")
+    return [sys.executable, "-c", code, json.dumps([[list(a), dict(e)] for a, e in runs])]
 
 
 def _bin(name: str) -> str:
@@ -197,10 +201,15 @@ class NNUNetWorkspace:
     def predict_args(dataset_id: int, trainer: str, input_dir: Path, output_dir: Path,
                      configuration: str = "3d_fullres", folds: Sequence[int | str] = (0,), plans: str = "nnUNetPlans",
                      device: str = "cpu", extra_args: Sequence[str] = ()) -> list[str]:
-        """The arguments of ``nnUNetv2_predict`` (one preprocessing and one export worker)."""
+        """The arguments of ``nnUNetv2_predict``. On the CPU ``-npp 0 -nps 0``: nnU-Net's sequential prediction
+        (preprocess, predict, export one case after the other in the one process). Its workers would only overlap
+        preprocessing and export with a network that already uses every core, and each is a spawned interpreter that
+        imports torch: a 2-case prediction took 25.5 / 28.4 s with one worker each, 15.7 / 17.4 s sequential, with
+        identical segmentations (BENCHMARKS.md, ninth session). On a GPU one worker each, as before."""
+        workers = "0" if device == "cpu" else "1"
         return ["-i", str(input_dir), "-o", str(output_dir), "-d", str(dataset_id), "-c", configuration,
-                "-tr", trainer, "-p", plans, "-f", *[str(f) for f in folds], "-device", device, "-npp", "1", "-nps", "1",
-                *extra_args]
+                "-tr", trainer, "-p", plans, "-f", *[str(f) for f in folds], "-device", device, "-npp", workers,
+                "-nps", workers, *extra_args]
 
     def _train_env(self, extra_env: Optional[dict]) -> dict:
         return {"nnUNet_n_proc_DA": self.env.get("nnUNet_n_proc_DA", "0"), **(extra_env or {})}
@@ -221,11 +230,25 @@ class NNUNetWorkspace:
                     extra_args: Sequence[str] = ()) -> float:
         """``nnUNetv2_train`` for each of ``folds``, one after the other in one interpreter (nnU-Net's entry function
         once per fold, the same arguments): one nnU-Net start-up instead of one per fold."""
-        args = self.train_args(dataset_id, trainer, configuration, FOLD_SLOT, plans, device, extra_args=extra_args)
-        folds = [str(f) for f in folds]
+        runs = [self.train_args(dataset_id, trainer, configuration, f, plans, device, extra_args=extra_args)
+                for f in folds]
+        shown = ["for", "f", "in", *map(str, folds), ";", "do", "nnUNetv2_train",
+                 *self.train_args(dataset_id, trainer, configuration, "$f", plans, device, extra_args=extra_args),
+                 ";", "done"]
         return self.run(name or f"train_{dataset_id}_{trainer}_{configuration}_folds",
-                        _entry_argv("nnUNetv2_train", args, folds), extra_env=self._train_env(extra_env),
-                        shown=["for", "f", "in", *folds, ";", "do", "nnUNetv2_train", *args, ";", "done"])
+                        _entry_argv_sequence("nnUNetv2_train", [(a, {}) for a in runs]),
+                        extra_env=self._train_env(extra_env), shown=shown)
+
+    def train_sequence(self, runs: Sequence[tuple[Sequence[str], Mapping[str, str]]], name: str,
+                       extra_env: Optional[dict] = None) -> float:
+        """Several trainings one after the other in one interpreter: ``runs`` = (:meth:`train_args`, environment
+        variables for that run), e.g. different trainers on one fold. The log shows one ``nnUNetv2_train`` command
+        per run, with its variables."""
+        shown: list[str] = []
+        for args, env in runs:
+            shown += [*(["&&"] if shown else []), *(f"{k}={v}" for k, v in env.items()), "nnUNetv2_train", *args]
+        return self.run(name, _entry_argv_sequence("nnUNetv2_train", runs), extra_env=self._train_env(extra_env),
+                        shown=shown)
 
     def predict(self, dataset_id: int, trainer: str, input_dir: Path, output_dir: Path,
                 configuration: str = "3d_fullres", folds: Sequence[int | str] = (0,), plans: str = "nnUNetPlans",
