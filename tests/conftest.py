@@ -73,7 +73,8 @@ def write_default_splits(preprocessed_dataset: Path) -> None:
 # Order for the two workers. worksteal hands each worker a contiguous half of the collection and an idle worker takes
 # from the end of the other's queue. So the first half starts with the runs on the main workspace, the second half
 # with those on the variant datasets: both workspaces are built at once, one per worker, and the long runs start
-# first; the quick unit tests fill the ends.
+# first; the quick unit tests fill the ends. (The other files on the variant workspace come later in either half:
+# by then it is built.)
 MAIN_WORKSPACE_FILES = ("test_e2e.py", "test_trainers.py")
 VARIANT_WORKSPACE_FILES = ("test_configurations.py",)
 
@@ -91,6 +92,15 @@ def pytest_collection_modifyitems(config, items):
 def nnunet_ws(tmp_path_factory) -> NNUNetWorkspace:
     """Workspace holding Dataset980 (clean phantoms, 32³) and Dataset981 (its mt-corrupted copy, preprocessed)."""
     return shared_workspace(tmp_path_factory, "nnunet_ws", _build_noisy_phantoms)
+
+
+@pytest.fixture(scope="session")
+def variants_ws(tmp_path_factory) -> NNUNetWorkspace:
+    """Workspace holding every variant dataset (tests/variant_datasets.py: channels, classes, ignore, regions, thick
+    slices, resampled cases, dilated phantoms), planned and preprocessed by one nnU-Net call."""
+    from variant_datasets import build_variant_workspace
+
+    return shared_workspace(tmp_path_factory, "variants_ws", build_variant_workspace)
 
 
 def use_in_process(ws: NNUNetWorkspace, monkeypatch) -> NNUNetWorkspace:

@@ -10,25 +10,14 @@ import pytest
 import torch
 from scipy import ndimage
 
-from conftest import shared_workspace, use_in_process
-from nnunet_svl.tools.pipeline import NNUNetWorkspace
-from nnunet_svl.tools.plans import write_narrow_plans
-from variant_datasets import write_variant_dataset
-
-ANISO_ID = 986
-NARROW = "nnUNetPlans_narrow"
-
-
-def _build(ws: NNUNetWorkspace) -> None:
-    write_variant_dataset(ws.raw, ANISO_ID, "ThickSlices", n_train=5, n_test=1, shape_zyx=(10, 40, 40),
-                          spacing=(0.8, 0.8, 3.0), seed=6)
-    ws.plan_and_preprocess(ANISO_ID, num_processes=1, verify=False)
-    write_narrow_plans(ws.preprocessed, ANISO_ID, target_plans=NARROW)
+from conftest import use_in_process
+from variant_datasets import ANISO_ID, NARROW
 
 
 @pytest.fixture(scope="module")
-def aniso_env(tmp_path_factory):
-    return shared_workspace(tmp_path_factory, "aniso_ws", _build)
+def aniso_env(variants_ws):
+    """Dataset986 (ThickSlices: 5 training cases of 10 × 40 × 40 voxels at 0.8 × 0.8 × 3.0 mm)."""
+    return variants_ws
 
 
 @pytest.fixture

@@ -12,46 +12,20 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from conftest import shared_workspace
 from nnunet_svl.runtime.label_store import LabelStore
-from nnunet_svl.tools.pipeline import NNUNetWorkspace, _bin
-from nnunet_svl.tools.plans import write_narrow_plans
-from variant_datasets import write_variant_dataset
-
-NARROW = "nnUNetPlans_narrow"
-THICK = ("Resampled_000", "Resampled_001")
-# name: (dataset id, slices, spacing of most cases (x, y, z), z spacing of the THICK cases)
-GEOMETRIES = {"isotropic": (987, 16, (1.0, 1.0, 1.0), 2.0),
-              "separate_z": (988, 10, (0.8, 0.8, 3.0), 4.5)}
+from nnunet_svl.tools.pipeline import _bin
+from variant_datasets import NARROW, RESAMPLE_GEOMETRIES, RESAMPLE_IDS, RESAMPLED_THICK
 
 
-def _builder(geometry: str):
-    dataset_id, slices, spacing, thick_z = GEOMETRIES[geometry]
-
-    def build(ws: NNUNetWorkspace) -> None:
-        folder = write_variant_dataset(ws.raw, dataset_id, "Resampled", n_train=5, n_test=1,
-                                       shape_zyx=(slices, 32, 32), seed=8, spacing=spacing)
-        for case in THICK:                    # same voxels, thicker slices: nnU-Net resamples these cases
-            for path in (folder / "imagesTr" / f"{case}_0000.nii.gz", folder / "labelsTr" / f"{case}.nii.gz"):
-                img = sitk.ReadImage(str(path))
-                sx, sy, _ = img.GetSpacing()
-                img.SetSpacing((sx, sy, thick_z))
-                sitk.WriteImage(img, str(path), useCompression=True)
-        ws.plan_and_preprocess(dataset_id, num_processes=1, verify=False)
-        write_narrow_plans(ws.preprocessed, dataset_id, target_plans=NARROW)
-
-    return build
-
-
-@pytest.mark.parametrize("geometry", sorted(GEOMETRIES))
-def test_audit_maps_resampled_cases_back(tmp_path_factory, tmp_path, geometry):
+@pytest.mark.parametrize("geometry", sorted(RESAMPLE_GEOMETRIES))
+def test_audit_maps_resampled_cases_back(variants_ws, tmp_path, geometry):
     import shutil
 
     from nnunetv2.preprocessing.resampling.default_resampling import get_do_separate_z
     from nnunetv2.training.dataloading.nnunet_dataset import infer_dataset_class
 
-    dataset_id, _, spacing, thick_z = GEOMETRIES[geometry]
-    ws = shared_workspace(tmp_path_factory, f"resample_ws_{geometry}", _builder(geometry))
+    dataset_id, (_, spacing, thick_z) = RESAMPLE_IDS[geometry], RESAMPLE_GEOMETRIES[geometry]
+    ws = variants_ws
     ds = next(ws.raw.glob(f"Dataset{dataset_id}_*"))
     # the geometry exercises the resampling path it is named after (nnU-Net's own rule, spacing in z, y, x)
     assert get_do_separate_z((thick_z, spacing[1], spacing[0])) == (geometry == "separate_z")
@@ -64,11 +38,11 @@ def test_audit_maps_resampled_cases_back(tmp_path_factory, tmp_path, geometry):
     cases = sorted(p.name[:-len(".nii.gz")] for p in (ds / "labelsTr").glob("*.nii.gz"))
     dataset = infer_dataset_class(str(folder))(str(folder), cases)
     store = LabelStore(run / "fold_0" / "label_store")
-    changed = THICK[0]
+    changed = RESAMPLED_THICK[0]
     for case in cases:
         label = np.asarray(dataset.load_case(case)[1][:]).astype(np.int16)
         orig = sitk.GetArrayFromImage(sitk.ReadImage(str(ds / "labelsTr" / f"{case}.nii.gz")))
-        if case in THICK:
+        if case in RESAMPLED_THICK:
             assert label.shape[1] != orig.shape[0], "this case must have been resampled"
         if case == changed:
             label[0][label[0] >= 0] = 0                  # the corrected label: the lesion removed everywhere

@@ -19,31 +19,16 @@ import SimpleITK as sitk
 
 from nnunet_svl.runtime.label_store import LabelStore
 from nnunet_svl.tools.pipeline import NNUNetWorkspace, StepFailed
-from nnunet_svl.tools.plans import write_narrow_plans
 
-from conftest import shared_workspace
-from variant_datasets import IGNORE_VALUE, write_cascade_plans, write_variant_dataset
+from variant_datasets import IGNORE_VALUE, MULTI_ID, NARROW, REGIONS_ID, write_cascade_plans
 
-MULTI_ID, REGIONS_ID = 983, 984
-NARROW, CASCADE = "nnUNetPlans_narrow", "nnUNetPlans_narrowcascade"
+CASCADE = "nnUNetPlans_narrowcascade"
 TRAINER = "nnUNetTrainerSVLDRL_tiny"
 
 
-def _build_variant_datasets(ws: NNUNetWorkspace) -> None:
-    write_variant_dataset(ws.raw, MULTI_ID, "MultiChannelIgnore", n_train=5, n_test=1, channels=2, num_classes=2,
-                          ignore=True, seed=3)
-    write_variant_dataset(ws.raw, REGIONS_ID, "RegionsSingleCase", n_train=1, n_test=1, num_classes=2,
-                          regions=True, seed=4)
-    # --verify_dataset_integrity is exercised by the main fixture and the e2e test; here it would add ~20 s each
-    ws.plan_and_preprocess(MULTI_ID, configurations=("2d", "3d_fullres"), num_processes=1, verify=False)
-    ws.plan_and_preprocess(REGIONS_ID, num_processes=1, verify=False)
-    for dataset_id in (MULTI_ID, REGIONS_ID):
-        write_narrow_plans(ws.preprocessed, dataset_id, target_plans=NARROW)
-
-
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory) -> NNUNetWorkspace:
-    return shared_workspace(tmp_path_factory, "configs_ws", _build_variant_datasets)
+def ws(variants_ws) -> NNUNetWorkspace:
+    return variants_ws
 
 
 def _dataset(ws, dataset_id: int, root: str = "raw") -> Path:
@@ -105,12 +90,14 @@ def test_lowres_then_cascade(ws, tmp_path):
     write_cascade_plans(_dataset(ws, MULTI_ID, "preprocessed"), NARROW, CASCADE)
     ws.run("preprocess_lowres", [_bin("nnUNetv2_preprocess"), "-d", str(MULTI_ID), "-plans_name", CASCADE,
                                  "-c", "3d_lowres", "-np", "1"])
-    ws.train(MULTI_ID, TRAINER, configuration="3d_lowres", fold="all", plans=CASCADE)
+    # both stages one after the other in one interpreter (one nnU-Net start-up), as `nnUNetv2_train ... 3d_lowres all
+    # && nnUNetv2_train ... 3d_cascade_fullres all`
+    ws.train_sequence([(ws.train_args(MULTI_ID, TRAINER, configuration, "all", CASCADE), {})
+                       for configuration in ("3d_lowres", "3d_cascade_fullres")], name="train_lowres_then_cascade")
     run_low = ws.run_folder(_dataset(ws, MULTI_ID).name, TRAINER, "3d_lowres", CASCADE)
     exported = {p.name.split(".")[0] for p in (run_low / "predicted_next_stage" / "3d_cascade_fullres").iterdir()}
     assert exported == {f"MultiChannelIgnore_{i:03d}" for i in range(5)}
     _check_label_store_keeps_ignore(ws, run_low / "fold_all", f"{CASCADE}_3d_lowres")
-    ws.train(MULTI_ID, TRAINER, configuration="3d_cascade_fullres", fold="all", plans=CASCADE)
     run_cascade = ws.run_folder(_dataset(ws, MULTI_ID).name, TRAINER, "3d_cascade_fullres", CASCADE)
     _check_label_store_keeps_ignore(ws, run_cascade / "fold_all", "nnUNetPlans_3d_fullres")
     images = _dataset(ws, MULTI_ID) / "imagesTs"
@@ -134,15 +121,17 @@ def test_lowres_then_cascade(ws, tmp_path):
 
 def test_regions_with_a_single_training_case(ws, tmp_path):
     name = _dataset(ws, REGIONS_ID).name
+    # fold all trains; then fold 0 is refused (one interpreter, one after the other; the sequence stops there)
     with pytest.raises(StepFailed):
-        ws.train(REGIONS_ID, TRAINER, plans=NARROW, name="train_regions_fold0")
-    log = (ws.log_dir / "train_regions_fold0.log").read_text()
+        ws.train_sequence([(ws.train_args(REGIONS_ID, TRAINER, fold=f, plans=NARROW), {}) for f in ("all", 0)],
+                          name="train_regions_all_then_fold0")
+    log = (ws.log_dir / "train_regions_all_then_fold0.log").read_text()
     splits = _dataset(ws, REGIONS_ID, "preprocessed") / "splits_final.json"
     assert f"{splits}: the dataset has 1 training case(s), too few for nnU-Net's 5-fold" in log
     assert "Fix: train fold 'all'" in log and not splits.exists()
 
-    ws.train(REGIONS_ID, TRAINER, fold="all", plans=NARROW)
     fold = ws.run_folder(name, TRAINER, plans=NARROW) / "fold_all"
+    assert (fold / "checkpoint_final.pth").is_file()
     manifest = json.loads((fold / "label_store" / "manifest.json").read_text())
     # region targets are built inside nnU-Net's transforms: the method keeps labels as given (README, regions)
     assert "correction" not in [h["kind"] for h in manifest["history"]]

@@ -9,14 +9,14 @@ import pytest
 import torch
 from scipy import ndimage
 
-from conftest import NARROW, shared_workspace, use_in_process
+from conftest import NARROW, use_in_process
 from nnunet_svl.edge.boundary import fit_edge, repair_label, repair_to_edge
 from nnunet_svl.edge.part import EdgeRepairPart
 from nnunet_svl.parts.base import CaseRound, LabelSpace, RoundPlan
 from nnunet_svl.runtime.config import SVLConfig
+from variant_datasets import DILATED_ID
 
 BINARY = LabelSpace(foreground_labels=(1,), ignore_label=None, has_regions=False, num_heads=2)
-DILATED_SOURCE_ID, DILATED_ID = 984, 985
 
 
 def _sphere(grow: float):
@@ -107,21 +107,10 @@ def test_two_foreground_classes_are_left_alone_with_a_note():
     assert case.label is label and not part.fits and "2 foreground classes" in logs[0]
 
 
-def _build_dilated_phantoms(ws):
-    from nnunet_svl.tools.corrupt import corrupt_dataset
-    from nnunet_svl.tools.demo_data import write_demo_dataset
-    from nnunet_svl.tools.plans import write_narrow_plans
-
-    src = write_demo_dataset(ws.raw, dataset_id=DILATED_SOURCE_ID, name="EdgePhantoms", n_train=6, n_test=1,
-                             shape=(40, 40, 40), seed=2)
-    corrupt_dataset(src, target_id=DILATED_ID, protocol="dilate", ratio=0.5, seed=0, raw_root=ws.raw)
-    ws.plan_and_preprocess(DILATED_ID)
-    write_narrow_plans(ws.preprocessed, DILATED_ID, target_plans=NARROW)
-
-
 @pytest.fixture
-def dilated_env(tmp_path_factory, tmp_path, monkeypatch):
-    ws = shared_workspace(tmp_path_factory, "ws_edge", _build_dilated_phantoms)
+def dilated_env(variants_ws, tmp_path, monkeypatch):
+    """Dataset985: 6 phantoms of 40³, 3 of them dilated (tests/variant_datasets.py), with this test's own results."""
+    ws = variants_ws
     use_in_process(ws, monkeypatch)
     results = tmp_path / "results"
     results.mkdir()

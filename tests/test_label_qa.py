@@ -7,20 +7,17 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import shutil
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from conftest import NARROW, NOISY_ID, TEST_ENV, noisy_dataset_dir
-from variant_datasets import write_variant_dataset
-from nnunet_svl.tools.audit import write_image_like
-from nnunet_svl.tools.plans import write_narrow_plans
+from conftest import NARROW, NOISY_ID, noisy_dataset_dir
 from nnunet_svl.runtime.errors import SVLInputError
 from nnunet_svl.tools.label_qa import run_label_qa
 from nnunet_svl.tools.pipeline import NNUNetWorkspace
 from nnunet_svl.tools.raw_dataset import load_raw_dataset, validate_raw_dataset
+from variant_datasets import REGIONS_QA_ID, REGIONS_QA_NOISY
 
 TRAINER = "nnUNetTrainerBaseline_tiny"
 
@@ -97,26 +94,18 @@ def test_label_qa_from_five_held_out_folds(nnunet_ws, tmp_path):
     assert _digest(raw) == before     # the given dataset is untouched
 
 
-REGIONS_QA_ID = 976
-
-
-def test_label_qa_on_a_region_based_dataset(tmp_path):
+def test_label_qa_on_a_region_based_dataset(variants_ws, tmp_path):
     """Regions (nnU-Net's sigmoid outputs, one channel per region): every region judged on its own, the case by its
-    worst region. Two of five cases lost their core (2 → 1): wrong for the region "core", right for "whole"."""
-    ws = NNUNetWorkspace.create(tmp_path / "ws", extra_env=TEST_ENV)
-    raw = write_variant_dataset(ws.raw, REGIONS_QA_ID, "RegionsQA", n_train=5, n_test=1, num_classes=2,
-                                regions=True, seed=7)
+    worst region. Two of five cases lost their core (2 → 1): wrong for the region "core", right for "whole"
+    (Dataset976, tests/variant_datasets.py)."""
+    ws = variants_ws
+    raw = next(ws.raw.glob(f"Dataset{REGIONS_QA_ID}_*"))
     clean = raw / "labelsTr_clean"
-    shutil.copytree(raw / "labelsTr", clean)
     ds = load_raw_dataset(raw)
-    noisy = ds.training_cases[:2]
+    noisy = ds.training_cases[:REGIONS_QA_NOISY]
     for case in noisy:
-        img = sitk.ReadImage(str(ds.label_path(case)))
-        label = sitk.GetArrayFromImage(img)
-        assert (label == 2).any()
-        write_image_like(np.where(label == 2, 1, label).astype(label.dtype), img, ds.label_path(case))
-    ws.plan_and_preprocess(REGIONS_QA_ID, num_processes=1, verify=False)
-    write_narrow_plans(ws.preprocessed, REGIONS_QA_ID, target_plans=NARROW)
+        assert (sitk.GetArrayFromImage(sitk.ReadImage(str(clean / f"{case}{ds.file_ending}"))) == 2).any()
+        assert not (sitk.GetArrayFromImage(sitk.ReadImage(str(ds.label_path(case)))) == 2).any()
     ws.train_folds(REGIONS_QA_ID, TRAINER, plans=NARROW, extra_args=["--npz"])
     run_dir = ws.run_folder(raw.name, TRAINER, plans=NARROW)
     with np.load(next((run_dir / "fold_0" / "validation").glob("*.npz"))) as z:

@@ -83,3 +83,88 @@ def write_cascade_plans(preprocessed_dataset: Path, source_plans: str, target_pl
     out = preprocessed_dataset / f"{target_plans}.json"
     out.write_text(json.dumps(new, indent=2))
     return out
+
+
+# ------------------------------------------------------------------------------------------- the variant workspace
+# Every variant dataset of the suite lives in one workspace, planned and preprocessed by one
+# `nnUNetv2_plan_and_preprocess -d <all ids>` (one nnU-Net start-up and planning instead of one per dataset; conftest
+# `variants_ws`). Ids are unique across the files that use them.
+MULTI_ID, REGIONS_ID = 983, 984                   # test_configurations.py
+REGIONS_QA_ID = 976                               # test_label_qa.py
+ANISO_ID = 986                                    # test_anisotropic.py
+RESAMPLE_IDS = {"isotropic": 987, "separate_z": 988}   # test_audit_resampled.py
+DILATED_SOURCE_ID, DILATED_ID = 975, 985          # test_edge_repair.py
+NARROW = "nnUNetPlans_narrow"
+
+RESAMPLED_THICK = ("Resampled_000", "Resampled_001")
+# name: (slices, spacing of most cases (x, y, z), z spacing of the RESAMPLED_THICK cases)
+RESAMPLE_GEOMETRIES = {"isotropic": (16, (1.0, 1.0, 1.0), 2.0),
+                       "separate_z": (10, (0.8, 0.8, 3.0), 4.5)}
+REGIONS_QA_NOISY = 2
+"""The first two training cases of Dataset976 lost their core (2 → 1)."""
+
+
+def _write_resampled(raw_root: Path, geometry: str) -> None:
+    import SimpleITK as sitk
+
+    slices, spacing, thick_z = RESAMPLE_GEOMETRIES[geometry]
+    folder = write_variant_dataset(raw_root, RESAMPLE_IDS[geometry], "Resampled", n_train=5, n_test=1,
+                                   shape_zyx=(slices, 32, 32), seed=8, spacing=spacing)
+    for case in RESAMPLED_THICK:          # same voxels, thicker slices: nnU-Net resamples these cases
+        for path in (folder / "imagesTr" / f"{case}_0000{FILE_ENDING}", folder / "labelsTr" / f"{case}{FILE_ENDING}"):
+            img = sitk.ReadImage(str(path))
+            sx, sy, _ = img.GetSpacing()
+            img.SetSpacing((sx, sy, thick_z))
+            sitk.WriteImage(img, str(path), useCompression=True)
+
+
+def _write_regions_qa(raw_root: Path) -> None:
+    """Regions, five cases; ``labelsTr_clean`` keeps the labels as drawn, then the first REGIONS_QA_NOISY cases lose
+    their core (wrong for the region "core", right for "whole")."""
+    import shutil
+
+    import SimpleITK as sitk
+
+    raw = write_variant_dataset(raw_root, REGIONS_QA_ID, "RegionsQA", n_train=5, n_test=1, num_classes=2,
+                                regions=True, seed=7)
+    shutil.copytree(raw / "labelsTr", raw / "labelsTr_clean")
+    for path in sorted((raw / "labelsTr").glob(f"*{FILE_ENDING}"))[:REGIONS_QA_NOISY]:
+        img = sitk.ReadImage(str(path))
+        label = sitk.GetArrayFromImage(img)
+        assert (label == 2).any()
+        out = sitk.GetImageFromArray(np.where(label == 2, 1, label).astype(label.dtype))
+        out.CopyInformation(img)
+        sitk.WriteImage(out, str(path), useCompression=True)
+
+
+def build_variant_workspace(ws) -> None:
+    """Write every variant dataset, then plan and preprocess them with nnU-Net (``3d_fullres``; ``2d`` too for
+    Dataset983), write the narrow plans, and write the 5-fold split of each dataset that has 5 or more training
+    cases (so that trainings on two workers never race to write it; the one-case Dataset984 must stay without)."""
+    from nnunet_svl.tools.corrupt import corrupt_dataset
+    from nnunet_svl.tools.demo_data import write_demo_dataset
+    from nnunet_svl.tools.pipeline import _bin
+    from nnunet_svl.tools.plans import write_narrow_plans
+
+    from conftest import write_default_splits
+
+    write_variant_dataset(ws.raw, MULTI_ID, "MultiChannelIgnore", n_train=5, n_test=1, channels=2, num_classes=2,
+                          ignore=True, seed=3)
+    write_variant_dataset(ws.raw, REGIONS_ID, "RegionsSingleCase", n_train=1, n_test=1, num_classes=2,
+                          regions=True, seed=4)
+    _write_regions_qa(ws.raw)
+    write_variant_dataset(ws.raw, ANISO_ID, "ThickSlices", n_train=5, n_test=1, shape_zyx=(10, 40, 40),
+                          spacing=(0.8, 0.8, 3.0), seed=6)
+    for geometry in RESAMPLE_GEOMETRIES:
+        _write_resampled(ws.raw, geometry)
+    src = write_demo_dataset(ws.raw, dataset_id=DILATED_SOURCE_ID, name="EdgePhantoms", n_train=6, n_test=1,
+                             shape=(40, 40, 40), seed=2)
+    corrupt_dataset(src, target_id=DILATED_ID, protocol="dilate", ratio=0.5, seed=0, raw_root=ws.raw)
+    ids = [MULTI_ID, REGIONS_ID, REGIONS_QA_ID, ANISO_ID, *RESAMPLE_IDS.values(), DILATED_ID]
+    # --verify_dataset_integrity is exercised by the main fixture and the e2e test; here it would add ~20 s each
+    ws.plan_and_preprocess(ids, num_processes=1, verify=False)
+    ws.run(f"preprocess_{MULTI_ID}_2d", [_bin("nnUNetv2_preprocess"), "-d", str(MULTI_ID), "-c", "2d", "-np", "1"])
+    for dataset_id in ids:
+        write_narrow_plans(ws.preprocessed, dataset_id, target_plans=NARROW)
+        if dataset_id != REGIONS_ID:
+            write_default_splits(next(ws.preprocessed.glob(f"Dataset{dataset_id:03d}_*")))

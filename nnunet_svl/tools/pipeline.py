@@ -180,12 +180,14 @@ class NNUNetWorkspace:
         return time.time() - t0
 
     # ----------------------------------------------------------------------------------------- nnU-Net steps
-    def plan_and_preprocess(self, dataset_id: int, configurations: Sequence[str] = ("3d_fullres",),
+    def plan_and_preprocess(self, dataset_id: int | Sequence[int], configurations: Sequence[str] = ("3d_fullres",),
                             num_processes: int = 2, verify: bool = True) -> float:
         """``verify`` adds nnU-Net's ``--verify_dataset_integrity`` (what users run; ~20 s of extra worker start-up
-        even for a one-case dataset)."""
-        return self.run(f"plan_preprocess_{dataset_id}",
-                        [_bin("nnUNetv2_plan_and_preprocess"), "-d", str(dataset_id), "-c", *configurations,
+        even for a one-case dataset). Several ids: one ``nnUNetv2_plan_and_preprocess -d ID ID ...`` (one nnU-Net
+        start-up for all of them)."""
+        ids = [str(dataset_id)] if isinstance(dataset_id, (int, str)) else [str(i) for i in dataset_id]
+        return self.run(f"plan_preprocess_{'_'.join(ids)}",
+                        [_bin("nnUNetv2_plan_and_preprocess"), "-d", *ids, "-c", *configurations,
                          "-np", *[str(num_processes)] * len(configurations),
                          *(["--verify_dataset_integrity"] if verify else [])])
 
