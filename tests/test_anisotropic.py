@@ -16,7 +16,8 @@ from variant_datasets import ANISO_ID, NARROW
 
 @pytest.fixture(scope="module")
 def aniso_env(variants_ws):
-    """Dataset986 (ThickSlices: 5 training cases of 10 × 40 × 40 voxels at 0.8 × 0.8 × 3.0 mm)."""
+    """Dataset988 (5 training cases of 10 × 40 × 40 voxels at 0.8 × 0.8 × 3.0 mm, two of them with 4.5 mm slices;
+    tests/variant_datasets.py, shared with the audit's separate-z test)."""
     return variants_ws
 
 

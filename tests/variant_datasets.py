@@ -91,15 +91,17 @@ def write_cascade_plans(preprocessed_dataset: Path, source_plans: str, target_pl
 # `variants_ws`). Ids are unique across the files that use them.
 MULTI_ID, REGIONS_ID = 983, 984                   # test_configurations.py
 REGIONS_QA_ID = 976                               # test_label_qa.py
-ANISO_ID = 986                                    # test_anisotropic.py
 RESAMPLE_IDS = {"isotropic": 987, "separate_z": 988}   # test_audit_resampled.py
+ANISO_ID = RESAMPLE_IDS["separate_z"]             # test_anisotropic.py: thick slices, dummy-2D augmentation
 DILATED_SOURCE_ID, DILATED_ID = 975, 985          # test_edge_repair.py
 NARROW = "nnUNetPlans_narrow"
 
 RESAMPLED_THICK = ("Resampled_000", "Resampled_001")
-# name: (slices, spacing of most cases (x, y, z), z spacing of the RESAMPLED_THICK cases)
-RESAMPLE_GEOMETRIES = {"isotropic": (16, (1.0, 1.0, 1.0), 2.0),
-                       "separate_z": (10, (0.8, 0.8, 3.0), 4.5)}
+# name: (shape z, y, x; spacing of most cases (x, y, z); z spacing of the RESAMPLED_THICK cases). separate_z is also
+# the anisotropic dataset (3 × 0.8 × 0.8 mm, 40² in-plane: nnU-Net's patch is 4× wider than deep, so it switches on
+# dummy-2D augmentation)
+RESAMPLE_GEOMETRIES = {"isotropic": ((16, 32, 32), (1.0, 1.0, 1.0), 2.0),
+                       "separate_z": ((10, 40, 40), (0.8, 0.8, 3.0), 4.5)}
 REGIONS_QA_NOISY = 2
 """The first two training cases of Dataset976 lost their core (2 → 1)."""
 
@@ -107,9 +109,9 @@ REGIONS_QA_NOISY = 2
 def _write_resampled(raw_root: Path, geometry: str) -> None:
     import SimpleITK as sitk
 
-    slices, spacing, thick_z = RESAMPLE_GEOMETRIES[geometry]
+    shape_zyx, spacing, thick_z = RESAMPLE_GEOMETRIES[geometry]
     folder = write_variant_dataset(raw_root, RESAMPLE_IDS[geometry], "Resampled", n_train=5, n_test=1,
-                                   shape_zyx=(slices, 32, 32), seed=8, spacing=spacing)
+                                   shape_zyx=shape_zyx, seed=8, spacing=spacing)
     for case in RESAMPLED_THICK:          # same voxels, thicker slices: nnU-Net resamples these cases
         for path in (folder / "imagesTr" / f"{case}_0000{FILE_ENDING}", folder / "labelsTr" / f"{case}{FILE_ENDING}"):
             img = sitk.ReadImage(str(path))
@@ -153,14 +155,12 @@ def build_variant_workspace(ws) -> None:
     write_variant_dataset(ws.raw, REGIONS_ID, "RegionsSingleCase", n_train=1, n_test=1, num_classes=2,
                           regions=True, seed=4)
     _write_regions_qa(ws.raw)
-    write_variant_dataset(ws.raw, ANISO_ID, "ThickSlices", n_train=5, n_test=1, shape_zyx=(10, 40, 40),
-                          spacing=(0.8, 0.8, 3.0), seed=6)
     for geometry in RESAMPLE_GEOMETRIES:
         _write_resampled(ws.raw, geometry)
     src = write_demo_dataset(ws.raw, dataset_id=DILATED_SOURCE_ID, name="EdgePhantoms", n_train=6, n_test=1,
                              shape=(40, 40, 40), seed=2)
     corrupt_dataset(src, target_id=DILATED_ID, protocol="dilate", ratio=0.5, seed=0, raw_root=ws.raw)
-    ids = [MULTI_ID, REGIONS_ID, REGIONS_QA_ID, ANISO_ID, *RESAMPLE_IDS.values(), DILATED_ID]
+    ids = [MULTI_ID, REGIONS_ID, REGIONS_QA_ID, *RESAMPLE_IDS.values(), DILATED_ID]
     # --verify_dataset_integrity is exercised by the main fixture and the e2e test; here it would add ~20 s each
     ws.plan_and_preprocess(ids, num_processes=1, verify=False)
     ws.run(f"preprocess_{MULTI_ID}_2d", [_bin("nnUNetv2_preprocess"), "-d", str(MULTI_ID), "-c", "2d", "-np", "1"])
