@@ -98,7 +98,10 @@ def _entry_argv_sequence(command: str, runs: Sequence[tuple[Sequence[str], Mappi
             f"    sys.argv = [{command!r}, *args]\n"
             f"    {function}()\n"
             "    for k, v in before.items():\n"
-            "        os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)")
+            "        if v is None:\n"
+            "            os.environ.pop(k, None)\n"
+            "        else:\n"
+            "            os.environ[k] = v")
     return [sys.executable, "-c", code, json.dumps([[list(a), dict(e)] for a, e in runs])]
 
 
