@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from conftest import NARROW, write_default_splits
 from nnunet_svl.tools.demo_data import BASE_ORIGIN, FILE_ENDING, make_phantom, write_phantom_image
 
 IGNORE_VALUE = 3
@@ -94,7 +95,6 @@ REGIONS_QA_ID = 976                               # test_label_qa.py
 RESAMPLE_IDS = {"isotropic": 987, "separate_z": 988}   # test_audit_resampled.py
 ANISO_ID = RESAMPLE_IDS["separate_z"]             # test_anisotropic.py: thick slices, dummy-2D augmentation
 DILATED_SOURCE_ID, DILATED_ID = 975, 985          # test_edge_repair.py
-NARROW = "nnUNetPlans_narrow"
 
 RESAMPLED_THICK = ("Resampled_000", "Resampled_001")
 # name: (shape z, y, x; spacing of most cases (x, y, z); z spacing of the RESAMPLED_THICK cases). separate_z is also
@@ -127,6 +127,8 @@ def _write_regions_qa(raw_root: Path) -> None:
 
     import SimpleITK as sitk
 
+    from nnunet_svl.tools.audit import write_image_like
+
     raw = write_variant_dataset(raw_root, REGIONS_QA_ID, "RegionsQA", n_train=5, n_test=1, num_classes=2,
                                 regions=True, seed=7)
     shutil.copytree(raw / "labelsTr", raw / "labelsTr_clean")
@@ -134,9 +136,7 @@ def _write_regions_qa(raw_root: Path) -> None:
         img = sitk.ReadImage(str(path))
         label = sitk.GetArrayFromImage(img)
         assert (label == 2).any()
-        out = sitk.GetImageFromArray(np.where(label == 2, 1, label).astype(label.dtype))
-        out.CopyInformation(img)
-        sitk.WriteImage(out, str(path), useCompression=True)
+        write_image_like(np.where(label == 2, 1, label).astype(label.dtype), img, path)
 
 
 def build_variant_workspace(ws) -> None:
@@ -147,8 +147,6 @@ def build_variant_workspace(ws) -> None:
     from nnunet_svl.tools.demo_data import write_demo_dataset
     from nnunet_svl.tools.pipeline import _bin
     from nnunet_svl.tools.plans import write_narrow_plans
-
-    from conftest import write_default_splits
 
     write_variant_dataset(ws.raw, MULTI_ID, "MultiChannelIgnore", n_train=5, n_test=1, channels=2, num_classes=2,
                           ignore=True, seed=3)
