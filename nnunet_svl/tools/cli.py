@@ -235,8 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workspace", default="nnunet_svl_benchmark", help="folder for raw/preprocessed/results; a re-run resumes "
                    "where it stopped (default nnunet_svl_benchmark)")
     s.add_argument("--source", help="clean nnU-Net raw dataset (id, name or path); default: the demo dataset")
-    s.add_argument("--protocols", nargs="+", default=["mt", "dilate"], choices=list(PROTOCOLS),
-                   help="noise protocols (default: mt dilate; docs/METHOD.md §4)")
+    s.add_argument("--protocols", nargs="*", default=["mt", "dilate"], choices=list(PROTOCOLS),
+                   help="noise protocols (default: mt dilate; docs/METHOD.md §4); the option with no protocol "
+                        "trains on the clean labels only (the no-harm rows)")
     s.add_argument("--ratios", nargs="+", type=float, default=[0.5], help="fractions ρ of noisy training cases (default 0.5)")
     s.add_argument("--seeds", nargs="+", type=int, default=[0],
                    help="each seed sets the noise (corruption) seed and the training seed (NNUNET_SVL_TRAIN_SEED); "

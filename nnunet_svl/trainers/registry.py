@@ -6,7 +6,7 @@ Naming follows nnU-Net's variants: ``<method>[_<ablation>][_<budget>]``.
   ``nnUNetTrainerDALE`` (DALE alone), all with the teacher gate (docs/METHOD.md §6) and the edge repair (§8): a case not flagged noisy whose
   label lies on its image's edge trains exactly as with nnUNetTrainer;
 * ablations: ``_Paper`` (the papers' literal design, no gate) and the decomposition of it (``_NoCorrection``,
-  ``_DetachedHead``, ``_OracleCaseGate``, ``_OracleVoxelGate``, ``_FuzzyFromStart``, ``_OmegaAcrossCases``), ``_NoWarmup`` (paper: removing warm-up is worse than the baseline), ``_Intensity`` (the paper's literal
+  ``_DetachedHead``, ``_OracleCaseGate``, ``_OracleVoxelGate``, ``_FuzzyFromStart``, ``_PaperNoAlignment``, ``_OmegaAcrossCases``), ``_NoWarmup`` (paper: removing warm-up is worse than the baseline), ``_Intensity`` (the paper's literal
   intensity-state action), ``_NoContinuity`` (λ_C = 0), ``_RewardMap`` (pixelRL's reward-map convolution),
   ``_NoAlignment`` (DALE without the Wasserstein alignment), ``_NoEdgeRepair`` (labels not moved to the image's
   edge before training, nnunet_svl/edge), ``_EdgeRepair`` (one fit-and-move per case: the default of
@@ -106,6 +106,8 @@ ABLATION_DOCS: dict[str, str] = {
     "FuzzyFromStart": "paper design; DALE weight 1 - m(1 - omega) from the first epoch (no warm-up that drops the "
                       "fuzzy band)",
     "OmegaAcrossCases": "paper design; omega normalised per class across all training cases, not within each case",
+    "PaperNoAlignment": "paper design without the class-conditional Wasserstein alignment (gamma = 0; _NoAlignment "
+                        "removes it from the gated default)",
 }
 BUDGET_DOCS: dict[str, str] = {
     "tiny": "3 epochs x 5 iterations, compressed schedule (tests)",
@@ -137,12 +139,13 @@ ABLATIONS: dict[str, dict] = {
     "OracleFlips": dict(oracle_gate="voxel", flagged_case_sampling=0.5),
     "FuzzyFromStart": dict(PAPER, dale_warmup_end=0),
     "OmegaAcrossCases": dict(PAPER, omega_normalisation="class_across_cases"),
+    "PaperNoAlignment": dict(PAPER, alignment_weight=0.0),
 }
 RL_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "EdgeRefit", "NoEdgeFlags",
                 "NoEdgeVeto", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
                 "OracleCaseGate", "OracleVoxelGate", "OracleFlags", "OracleFlips")
 DALE_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "EdgeRefit",
-                  "NoEdgeFlags", "NoEdgeVeto", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases")
+                  "NoEdgeFlags", "NoEdgeVeto", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases", "PaperNoAlignment")
 
 TRAINERS: dict[str, type] = {}
 
