@@ -44,6 +44,25 @@ def test_case_record_and_summary():
     # ω: noisy voxels 0.2, 0.4 are below every clean voxel (0.6 and 1.0s) → AUROC 1
     assert s["omega_auroc_voxels"] == 1.0
     assert s["case_score_auroc"] == 1.0
+    # per class: the flip to 0 (voxel 2) is right, the flip to 1 (voxel 5) wrong; both noisy voxels are clean
+    # background, one fixed; voxel 5 (clean background) broken
+    assert s["flip_precision_c0_noisy"] == 1.0 and s["flip_precision_c1_noisy"] == 0.0
+    assert s["recall_c0_noisy"] == 0.5 and math.isnan(s["recall_c1_noisy"])
+    assert s["net_fixed_c0_noisy"] == 0 and s["net_fixed_c1_noisy"] == 0
+
+
+def test_flip_figures_per_class_add_up_to_the_pooled_ones():
+    """Three classes, hand-checked: given [0,1,2,2], clean [0,2,2,1] (voxels 1 and 3 noisy), after [1,2,2,1]
+    (flips: v0 0→1 wrong, v1 1→2 right, v3 2→1 right). Class 0: no flip to 0, v0 broken → net −1; class 1: flips
+    v0, v3 → precision 1/2, noisy v3 fixed → recall 1, net +1; class 2: flip v1 right, noisy v1 fixed, net +1.
+    Pooled: precision 2/3, recall 1, net +1 = −1 + 1 + 1."""
+    given, clean, after = np.array([0, 1, 2, 2]), np.array([0, 2, 2, 1]), np.array([1, 2, 2, 1])
+    s = summarise([case_record(given, given, after, clean, [0, 1, 2], np.ones(4, bool))])
+    assert math.isnan(s["flip_precision_c0_noisy"]) and s["flips_c0_noisy"] == 0 and s["net_fixed_c0_noisy"] == -1
+    assert s["flip_precision_c1_noisy"] == 0.5 and s["recall_c1_noisy"] == 1.0 and s["net_fixed_c1_noisy"] == 1
+    assert s["flip_precision_c2_noisy"] == 1.0 and s["recall_c2_noisy"] == 1.0 and s["net_fixed_c2_noisy"] == 1
+    assert s["flip_precision_noisy"] == 2 / 3 and s["recall_noisy"] == 1.0 and s["net_fixed_noisy"] == 1
+    assert sum(s[f"flips_c{c}_noisy"] for c in range(3)) == s["flips_noisy"]
 
 
 def test_foreground_dice_pairs_add_up():

@@ -9,6 +9,8 @@ annotation, the label in force before and after this round, and the clean label 
 * flip precision: of the voxels this round changed, the fraction whose new label equals the clean one;
 * recall: of the noisy voxels (given ≠ clean), the fraction whose label in force equals the clean one after the round;
 * net fixed − broken: voxels right now and wrong in the given label, minus voxels wrong now and right in the given one;
+* the same three per class c (``*_c<c>_<group>``, background included): precision of the flips *to* c, recall of the
+  noisy voxels whose clean label is c, net over the voxels whose clean label is c (the pooled figures above sum them);
 * Dice(labels in force, clean) per class;
 * AUROC of ω for telling noisy voxels (low ω expected) from clean ones, from per-case histograms of ω;
 * AUROC of a per-case noise score (e.g. 1 − the network's agreement with the given label) for telling noisy cases;
@@ -68,6 +70,16 @@ def case_record(given: np.ndarray, before: np.ndarray, after: np.ndarray, clean:
            "noisy_voxels": int(noisy_vox.sum()), "noisy_fixed": int((noisy_vox & (after == clean)).sum()),
            "broken": int((~noisy_vox & (after != clean)).sum()),
            "given_dice": {}, "in_force_dice": {}}
+    # per class c (background included: an erosion is repaired by flips to 0): flips to c and how many of them are
+    # right, noisy voxels whose clean label is c and how many of them now carry c, voxels of clean class c broken
+    rec["per_class"] = {}
+    for c in classes:
+        to_c, clean_c = flipped & (after == c), clean == c
+        rec["per_class"][str(c)] = {
+            "flipped": int(to_c.sum()), "flipped_correct": int((to_c & clean_c).sum()),
+            "noisy_voxels": int((noisy_vox & clean_c).sum()),
+            "noisy_fixed": int((noisy_vox & clean_c & (after == c)).sum()),
+            "broken": int((~noisy_vox & clean_c & (after != c)).sum())}
     for c in classes:
         if c == 0:
             continue
@@ -106,6 +118,13 @@ def summarise(records: Sequence[dict]) -> dict:
         out[f"flips_{name}"] = flipped
         out[f"recall_{name}"] = sum(r["noisy_fixed"] for r in recs) / noisy if noisy else float("nan")
         out[f"net_fixed_{name}"] = sum(r["noisy_fixed"] - r["broken"] for r in recs)
+        for c in sorted({c for r in recs for c in r.get("per_class", {})}, key=int):
+            counts = [r["per_class"][c] for r in recs if c in r.get("per_class", {})]
+            f, n = sum(k["flipped"] for k in counts), sum(k["noisy_voxels"] for k in counts)
+            out[f"flip_precision_c{c}_{name}"] = sum(k["flipped_correct"] for k in counts) / f if f else float("nan")
+            out[f"flips_c{c}_{name}"] = f
+            out[f"recall_c{c}_{name}"] = sum(k["noisy_fixed"] for k in counts) / n if n else float("nan")
+            out[f"net_fixed_c{c}_{name}"] = sum(k["noisy_fixed"] - k["broken"] for k in counts)
         classes = sorted({c for r in recs for c in r["in_force_dice"]})
         for c in classes:
             out[f"dice_in_force_c{c}_{name}"] = _dice([r["in_force_dice"][c] for r in recs]) if recs else float("nan")
