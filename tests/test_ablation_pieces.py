@@ -168,3 +168,61 @@ def test_the_head_gates_flips_only_when_it_trains(sampling, flipped):
     counts = part.update_case(plan, case)
     changed = np.flatnonzero(case.label.ravel() != given.ravel()).tolist()
     assert changed == flipped and counts["flipped"] == len(flipped)
+
+
+def _va3c_part(ablation: str):
+    import torch
+
+    from nnunet_svl.rl.part import VA3CPart
+    from nnunet_svl.trainers.registry import ABLATIONS
+
+    space = LabelSpace(foreground_labels=(1,), ignore_label=None, has_regions=False, num_heads=2)
+    part = VA3CPart(SVLConfig(use_rl=True, **ABLATIONS[ablation]), space, num_epochs=10, feature_channels=4, dim=3,
+                    num_input_channels=1, device=torch.device("cpu"))
+    part.build_modules()
+    return part
+
+
+@pytest.mark.parametrize("ablation, reaches_network", [("Paper", True), ("DetachedHead", False)])
+def test_detached_head_keeps_rl_gradients_out_of_the_network_features(ablation, reaches_network):
+    """#12 (b): with the head's input features detached the RL losses train the head only; in the papers' design they
+    reach the decoder features (and so the segmentation network). Full RL (epoch 5 of 10: paper stages end at 0.2 and
+    0.35), one real rollout."""
+    import torch
+
+    from nnunet_svl.parts.base import Batch
+
+    part = _va3c_part(ablation)
+    assert part.stage(5) == 2
+    torch.manual_seed(0)
+    features = torch.randn(2, 4, 6, 6, 6, requires_grad=True)
+    logits = torch.randn(2, 2, 6, 6, 6)
+    label = (torch.rand(2, 1, 6, 6, 6) > 0.5).float()
+    batch = Batch(data=torch.randn(2, 1, 6, 6, 6), output=logits, labels=label, omega=None, fuzzy=None,
+                  features=features, keys=None, epoch=5)
+    seg_loss = torch.tensor(1.0, requires_grad=True)
+    total = part.add_loss_terms(batch, seg_loss, {})
+    total.backward()
+    head_grads = [p.grad for p in part.head.parameters() if p.grad is not None]
+    assert head_grads and any(float(g.abs().sum()) > 0 for g in head_grads)     # the head trains either way
+    if reaches_network:
+        assert features.grad is not None and float(features.grad.abs().sum()) > 0
+    else:
+        assert features.grad is None
+    # the papers' mixing scales the segmentation loss by 1 - alpha - beta in both (rl_loss_mixing "paper")
+    assert float(seg_loss.grad) == pytest.approx(1 - part.cfg.alpha_value - part.cfg.beta_policy)
+
+
+@pytest.mark.parametrize("ablation, corrects", [("Paper", True), ("NoCorrection", False)])
+def test_no_correction_never_plans_or_proposes_a_change(ablation, corrects):
+    """#12 (a): vA3C without corrections never turns a label round into a correction round, so the label in force
+    stays the given one; the papers' design corrects in full RL once the network agrees enough."""
+    part = _va3c_part(ablation)
+    for epoch in range(10):
+        plan = RoundPlan(epoch=epoch)
+        part.plan_round(plan, previous_agreement=1.0)
+        assert plan.correct == (corrects and part.stage(epoch) == 2), (ablation, epoch)
+    label = np.array([[[[1, 1, 0, 0]]]], np.int16)
+    case = CaseRound(case="a", label=label.copy(), maps={"probs": np.zeros((2, 1, 1, 4), np.float32)})
+    assert part.update_case(RoundPlan(epoch=9), case) == {}     # a round that is not a correction round
+    assert np.array_equal(case.label, label)
