@@ -10,12 +10,13 @@ import pytest
 import torch
 
 from conftest import NARROW, NOISY_ID, noisy_dataset_dir
-from nnunet_svl.trainers.diagnostics import CLEAN_LABELS_ENV_VAR, MEMORISATION_KEYS, QUALITY_KEYS
+from nnunet_svl.trainers.diagnostics import CLEAN_LABELS_ENV_VAR, MEMORISATION_KEYS, QUALITY_KEYS, TEST_SET_ENV_VAR
 
 FOLD = 4
 
 
 ORACLE_WITHOUT_CLEAN = "nnUNetTrainerVA3C_OracleCaseGate_tiny"
+BASELINE_WITH_TEST_SET = "nnUNetTrainerBaseline_tiny"
 
 
 def _train_all(ws, trainers):
@@ -25,7 +26,9 @@ def _train_all(ws, trainers):
 
     ds = noisy_dataset_dir(ws)
     clean = {CLEAN_LABELS_ENV_VAR: str(ds / "labelsTr_clean")}
-    runs = [(ws.train_args(NOISY_ID, t, fold=FOLD, plans=NARROW), clean) for t in trainers]
+    # the stock baseline's run also names the dataset's test set: its learning curve on held-out cases
+    runs = [(ws.train_args(NOISY_ID, t, fold=FOLD, plans=NARROW),
+             {**clean, TEST_SET_ENV_VAR: str(ds)} if t == BASELINE_WITH_TEST_SET else clean) for t in trainers]
     runs.append((ws.train_args(NOISY_ID, ORACLE_WITHOUT_CLEAN, fold=FOLD, plans=NARROW), {}))
     with pytest.raises(StepFailed, match="ORACLE"):
         ws.train_sequence(runs, name="diagnostics")
@@ -66,7 +69,12 @@ def _check_correction_quality(fold, ckpt):
 
 
 def _check_baseline_curves(fold, ckpt):
-    _check_curves(ckpt["logging"])
+    """The stock baseline logs the curves too, and with the test set named its Dice on the 2 held-out test cases
+    every epoch; the other runs of the sequence (no test set) log NaN there (no leak of the variable)."""
+    log = ckpt["logging"]
+    _check_curves(log)
+    assert all(0.0 <= v <= 1.0 for v in log["mem_test_vs_clean"]), log["mem_test_vs_clean"]
+    assert log["mem_test_vs_clean"][-1] > 0.0       # 15 iterations segment part of a lesion (demo test: Dice ~0.6)
 
 
 def _check_oracle_voxel_gate(fold, ckpt):
@@ -83,6 +91,7 @@ def _check_oracle_voxel_gate(fold, ckpt):
 def _check_teacher_gate(fold, ckpt):
     """The teacher gate: flags are reported every round; a case that is not flagged keeps its given label exactly
     (so a clean case that is not flagged is untouched), and the round counts its flags."""
+    assert all(math.isnan(v) for v in ckpt["logging"]["mem_test_vs_clean"])   # the test set: the baseline's only
     rounds = json.loads((fold / "svl_diagnostics.json").read_text())["rounds"]
     assert rounds and all("flags" in r for r in rounds)
     for r in rounds:

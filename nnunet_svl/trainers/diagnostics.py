@@ -10,7 +10,8 @@ Each is brought into the training geometry by nnU-Net's own preprocessor togethe
   nnU-Net's epoch start and end times, so time-per-epoch figures do not include it — the network segments every
   training case and logs, in nnU-Net's logger, the **memorisation curves**: foreground Dice of the prediction on the
   noisy training cases against their given (noisy) labels (``mem_noisy_vs_given``) and against their clean labels
-  (``mem_noisy_vs_clean``), and on the clean training cases (``mem_clean_vs_given``).
+  (``mem_noisy_vs_clean``), and on the clean training cases (``mem_clean_vs_given``); with
+  ``NNUNET_SVL_TEST_SET`` also on held-out test cases (``mem_test_vs_clean``, :data:`TEST_SET_ENV_VAR`).
 * Label rounds (method trainers): :meth:`DiagnosticsMixin.observe_round_case` records, per case, how the round's
   labels compare with the clean ones; :meth:`DiagnosticsMixin.finish_round_quality` summarises the round
   (:func:`nnunet_svl.diagnostics.quality.summarise`), logs the headline figures as ``q_*`` scalars and appends the
@@ -38,7 +39,11 @@ from nnunet_svl.trainers.case_inference import sliding_window_maps
 CLEAN_LABELS_ENV_VAR = "NNUNET_SVL_CLEAN_LABELS"
 MEMORISATION_EVERY_ENV_VAR = "NNUNET_SVL_MEMORISATION_EVERY"
 """Measure the memorisation curves every N epochs (default 1; the last epoch always); other epochs log NaN."""
-MEMORISATION_KEYS = ("mem_noisy_vs_given", "mem_noisy_vs_clean", "mem_clean_vs_given")
+TEST_SET_ENV_VAR = "NNUNET_SVL_TEST_SET"
+"""Diagnostic only, with the clean labels named: a raw dataset folder whose ``imagesTs``/``labelsTs`` the network
+segments with the memorisation curves, logged as ``mem_test_vs_clean`` (the learning curve on held-out cases; both
+through nnU-Net's preprocessor, compared in the network's geometry: a curve, not the stock predictor's figure)."""
+MEMORISATION_KEYS = ("mem_noisy_vs_given", "mem_noisy_vs_clean", "mem_clean_vs_given", "mem_test_vs_clean")
 QUALITY_KEYS = ("q_flip_precision_noisy", "q_flip_precision_clean", "q_recall_noisy", "q_net_fixed_noisy",
                 "q_net_fixed_clean", "q_dice_in_force_noisy", "q_dice_in_force_clean", "q_omega_auroc",
                 "q_case_auroc", "q_flag_precision", "q_flag_recall")
@@ -56,6 +61,17 @@ def clean_labels_folder() -> Optional[Path]:
     return folder
 
 
+def test_set_folder() -> Optional[Path]:
+    value = os.environ.get(TEST_SET_ENV_VAR, "").strip()
+    if not value:
+        return None
+    folder = Path(value)
+    if not (folder / "imagesTs").is_dir() or not (folder / "labelsTs").is_dir():
+        raise SVLInputError(folder, f"named by {TEST_SET_ENV_VAR} has no imagesTs/ and labelsTs/",
+                            "name a raw dataset folder with test images and their labels, or unset it")
+    return folder
+
+
 def _mean_class_dice(summary: dict, group: str) -> float:
     vals = [v for k, v in summary.items() if k.startswith("dice_in_force_c") and k.endswith(f"_{group}")]
     return float(np.mean(vals)) if vals else float("nan")
@@ -66,6 +82,8 @@ class DiagnosticsMixin:
 
     def _init_diagnostics(self) -> None:
         self.clean_labels_folder = clean_labels_folder()
+        self.test_set_folder = test_set_folder()
+        self._test_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._round_records: list[dict] = []
         self._clean_cache: dict[str, np.ndarray] = {}
         self._given_cache: dict[str, np.ndarray] = {}
@@ -131,6 +149,26 @@ class DiagnosticsMixin:
             self._clean_cache[case] = clean
         return self._clean_cache[case]
 
+    def preprocessed_test_cases(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The test cases of :data:`TEST_SET_ENV_VAR` through nnU-Net's preprocessor: case → (input, label), cached."""
+        if self.test_set_folder is None:
+            return {}
+        if not self._test_cache:
+            ending = self.dataset_json["file_ending"]
+            channels = self.dataset_json.get("channel_names", self.dataset_json.get("modality", {"0": ""}))
+            preprocessor = self.configuration_manager.preprocessor_class(verbose=False)
+            for seg_file in sorted((self.test_set_folder / "labelsTs").glob(f"*{ending}")):
+                case = seg_file.name[:-len(ending)]
+                images = [self.test_set_folder / "imagesTs" / f"{case}_{i:04d}{ending}" for i in range(len(channels))]
+                missing = [p for p in images if not p.is_file()]
+                if missing:
+                    raise SVLInputError(missing[0], f"the image of test case {case} is missing",
+                                        f"give every label of {seg_file.parent} its image in imagesTs/")
+                data, seg, _ = preprocessor.run_case([str(p) for p in images], str(seg_file), self.plans_manager,
+                                                     self.configuration_manager, self.dataset_json)
+                self._test_cache[case] = np.asarray(data, dtype=np.float32), np.asarray(seg, dtype=np.int16)
+        return self._test_cache
+
     # ------------------------------------------------------------------------------------------ memorisation
     @torch.no_grad()
     def memorisation_curves(self) -> dict[str, float]:
@@ -143,16 +181,18 @@ class DiagnosticsMixin:
         self.network.eval()
         if had_ds is not None:
             self.set_deep_supervision_enabled(False)
+        def segment(data: np.ndarray) -> np.ndarray:
+            return sliding_window_maps(data, self.configuration_manager.patch_size,
+                                       lambda x: {"logits": first_scale(self.network(x)).float()},
+                                       self.device)["logits"].argmax(0)
+
         try:
             classes = LabelSpace.of(self.label_manager).classes
             tr_keys, _ = self.do_split()
             for case in sorted(tr_keys):
                 data, given = self.preprocessed_case(case)
                 clean = self.clean_label(case)
-                probs = sliding_window_maps(
-                    data, self.configuration_manager.patch_size,
-                    lambda x: {"logits": first_scale(self.network(x)).float()}, self.device)["logits"]
-                pred = probs.argmax(0)
+                pred = segment(data)
                 valid = valid_voxels(given[0], ignore)
                 noisy = bool((given[0][valid] != clean[0][valid]).any())
                 pairs = [("mem_noisy_vs_given", given), ("mem_noisy_vs_clean", clean)] if noisy else \
@@ -162,6 +202,12 @@ class DiagnosticsMixin:
                     sums[key][0] += inter
                     sums[key][1] += total
                     sums[key][2] += 1
+            for data, label in self.preprocessed_test_cases().values():
+                pred = segment(data)
+                inter, total = foreground_dice(pred, label[0], classes, valid_voxels(label[0], ignore))
+                sums["mem_test_vs_clean"][0] += inter
+                sums["mem_test_vs_clean"][1] += total
+                sums["mem_test_vs_clean"][2] += 1
         finally:
             if had_ds is not None:
                 self.set_deep_supervision_enabled(had_ds)

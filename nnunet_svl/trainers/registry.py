@@ -23,7 +23,7 @@ from typing import Optional
 from nnunet_svl.runtime.config import SVLConfig
 from nnunet_svl.trainers.base import nnUNetTrainerSVLBase
 from nnunet_svl.trainers.budgets import (nnUNetTrainerBaseline_bench, nnUNetTrainerBaseline_demo,
-                                         nnUNetTrainerBaseline_tiny)
+                                         nnUNetTrainerBaseline_long, nnUNetTrainerBaseline_tiny)
 from nnunet_svl.trainers.method import nnUNetTrainerSVLMethod
 
 # config used by the _tiny budget so that 3 short epochs go through warm-up, transition, full RL and a label round
@@ -113,6 +113,7 @@ BUDGET_DOCS: dict[str, str] = {
     "tiny": "3 epochs x 5 iterations, compressed schedule (tests)",
     "demo": "12 epochs x 25 iterations (nnunet-svl demo)",
     "bench": "20 epochs x 25 iterations (the CPU benchmark presets)",
+    "long": "60 epochs x 25 iterations (the regime's learning curves; stock nnUNetTrainer only)",
 }
 ABLATIONS: dict[str, dict] = {
     "Paper": dict(PAPER),
@@ -183,7 +184,7 @@ for _base, _ablations in ((nnUNetTrainerVA3C, RL_ABLATIONS), (nnUNetTrainerDALE,
             _register(_variant(_base, _abl, _budget))
 
 for _cls in (nnUNetTrainerSVLBase_tiny, nnUNetTrainerBaseline_tiny, nnUNetTrainerBaseline_demo,
-             nnUNetTrainerBaseline_bench):
+             nnUNetTrainerBaseline_bench, nnUNetTrainerBaseline_long):
     _register(_cls)
 
 
