@@ -42,6 +42,15 @@ def test_every_option_has_help_and_protocols_list_their_choices():
                 assert list(action.choices) == list(PROTOCOLS), (name, action.dest)
 
 
+def test_benchmark_protocols_option_without_a_protocol_means_clean_labels_only():
+    from nnunet_svl.tools.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["benchmark", "--workspace", "w", "--protocols"]).protocols == []
+    assert parse(["benchmark", "--workspace", "w"]).protocols == ["mt", "dilate"]
+    assert parse(["benchmark", "--workspace", "w", "--protocols", "markov"]).protocols == ["markov"]
+
+
 def test_full_preset_on_cpu_warns():
     from nnunet_svl.tools.benchmark import preset_warning
 
