@@ -194,6 +194,28 @@ def test_write_report_aggregates_over_seeds(tmp_path):
     assert (tmp_path / "dice_bars.png").is_file() and (tmp_path / "training_curves.png").is_file()
 
 
+def test_noise_cost_pairs_the_baseline_on_noisy_labels_with_itself_on_clean_ones(tmp_path):
+    """#12's regime figure: nnUNetTrainer on the noisy labels (BASE) minus on the clean labels (METH, as if clean
+    training did that well) is the worked example's difference with the sign turned: −HAND_MEAN, interval
+    [−HAND_HIGH, −HAND_LOW]; a noisy seed without a clean run of its seed is left out; methods do not enter."""
+    from nnunet_svl.tools.benchmark import PRESETS
+    from nnunet_svl.tools.benchmark_report import noise_cost, write_report
+
+    results = [r for r in _fake_results() if r.method == "nnUNetTrainer"]
+    for r in results:
+        if r.group == "clean":
+            r.per_case["dice"] = [METH[r.seed][c] for c in r.case_ids]
+    cost = noise_cost(results + [r for r in _fake_results() if r.method != "nnUNetTrainer"])["mt_r0.5"]
+    assert cost["mean"] == pytest.approx(-HAND_MEAN, abs=1e-5) and cost["n_pairs"] == 6 and cost["n_seeds"] == 2
+    assert cost["t_interval"] == [pytest.approx(-HAND_HIGH, abs=1e-5), pytest.approx(-HAND_LOW, abs=1e-5)]
+    only_seed0_clean = [r for r in results if not (r.group == "clean" and r.seed == 1)]
+    assert noise_cost(only_seed0_clean)["mt_r0.5"]["seeds"] == [0]
+    summary = write_report(results, tmp_path, preset=PRESETS["smoke"], command="t")
+    assert summary["noise_cost"]["groups"]["mt_r0.5"]["mean"] == pytest.approx(-HAND_MEAN, abs=1e-5)
+    md = (tmp_path / "benchmark.md").read_text()
+    assert "## What the noise costs `nnUNetTrainer`" in md and f"| mt_r0.5 | 2 | 6 | {-HAND_MEAN:+.2f} |" in md
+
+
 def test_report_json_still_reads_in_the_targets_checker(tmp_path):
     checker = Path("/work/shared/tools/targets")
     if not checker.is_file():

@@ -3,7 +3,8 @@
 ``benchmark.json``: ``settings`` — one entry per setting key (``<protocol>_r<ratio>_s<seed>``, ``clean_s<seed>``) with
 one row per method (its per-case values, so every statistic can be recomputed); ``groups`` — per setting group
 (seeds pooled: ``<protocol>_r<ratio>``, ``clean``) and method, Dice over seeds × cases and the paired difference to
-``nnUNetTrainer`` with its intervals (:mod:`nnunet_svl.tools.stats`); ``statistics`` — how those were computed.
+``nnUNetTrainer`` with its intervals (:mod:`nnunet_svl.tools.stats`); ``noise_cost`` — per noisy group, ``nnUNetTrainer``
+on the noisy labels against itself on the clean ones (:func:`noise_cost`); ``statistics`` — how those were computed.
 """
 from __future__ import annotations
 
@@ -153,6 +154,39 @@ def aggregate(results: list) -> dict:
     return out
 
 
+def noise_cost(results: list) -> dict:
+    """Per noisy setting group: what the noise costs ``nnUNetTrainer`` — its Dice on the noisy labels minus its Dice
+    on the clean labels, paired by seed and test case (the noisy copies keep the clean dataset's test cases), in Dice
+    points with the same intervals as a method's Δ (#12 item 2: the regime). Groups without a clean run of the same
+    seed are left out."""
+    by_group: dict = defaultdict(dict)     # group -> seed -> values (nnUNetTrainer only)
+    for r in results:
+        if r.method == BASELINE:
+            group, seed = _group_seed(r)
+            by_group[group][seed if seed is not None else -1] = _case_values(r)
+    clean = by_group.get("clean", {})
+    out = {}
+    for group, vals in by_group.items():
+        common = {seed: v for seed, v in vals.items() if seed in clean}
+        if group != "clean" and common:
+            out[group] = _diff_entry(compare_to_baseline(common, clean, scale=100.0))
+    return out
+
+
+def _noise_cost_lines(costs: dict) -> list:
+    if not costs:
+        return []
+    lines = ["## What the noise costs `nnUNetTrainer`", "",
+             f"`{BASELINE}` on the noisy labels minus `{BASELINE}` on the clean labels (same seed, same test case), "
+             "Dice points, intervals as above.", "",
+             "| setting | seeds | n | cost (pts) | 95 % t-interval | 95 % bootstrap |", "|---|---|---|---|---|---|"]
+    for group, d in costs.items():
+        delta = "n/a" if d["mean"] is None else f"{d['mean']:+.2f}"
+        lines.append(f"| {group} | {d['n_seeds']} | {d['n_pairs']} | {delta} | {_interval(*d['t_interval'])} | "
+                     f"{_interval(*d['bootstrap_interval'])} |")
+    return lines + [""]
+
+
 def _aggregate_lines(groups: dict) -> list:
     lines = ["## Summary over seeds (paired with `nnUNetTrainer`)", "",
              f"Dice: mean ± sd over seeds × test cases (n values). Δ: mean paired difference to `{BASELINE}` "
@@ -225,10 +259,12 @@ def write_report(results: list, out_dir: Path, preset, command: str) -> dict:
              "  training cases of the fold, in Dice points; ratios are to `nnUNetTrainer` on the same labels in this run.",
              "- a seed sets both the noise (corruption seed) and the training seed (`NNUNET_SVL_TRAIN_SEED`).",
              ""]
+    costs = noise_cost(results)
     lines += _aggregate_lines(groups)
+    lines += _noise_cost_lines(costs)
     lines += ["## Per run (mean ± sd over test cases)", ""]
     summary: dict = {"preset": asdict(preset), "command": command, "machine": _machine(), "settings": {},
-                     "groups": groups,
+                     "groups": groups, "noise_cost": {"baseline": BASELINE, "groups": costs},
                      "statistics": {"baseline": BASELINE, "paired_by": "seed and test case",
                                     "difference_units": "Dice points (100 × Dice)", "level": LEVEL,
                                     "t_interval": "Student t over the n pooled paired differences (n − 1 df)",
