@@ -61,7 +61,7 @@ def clean_labels_folder() -> Optional[Path]:
     return folder
 
 
-def test_set_folder() -> Optional[Path]:
+def held_out_test_folder() -> Optional[Path]:
     value = os.environ.get(TEST_SET_ENV_VAR, "").strip()
     if not value:
         return None
@@ -82,7 +82,7 @@ class DiagnosticsMixin:
 
     def _init_diagnostics(self) -> None:
         self.clean_labels_folder = clean_labels_folder()
-        self.test_set_folder = test_set_folder()
+        self.test_set_folder = held_out_test_folder()
         self._test_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._round_records: list[dict] = []
         self._clean_cache: dict[str, np.ndarray] = {}
@@ -181,6 +181,7 @@ class DiagnosticsMixin:
         self.network.eval()
         if had_ds is not None:
             self.set_deep_supervision_enabled(False)
+
         def segment(data: np.ndarray) -> np.ndarray:
             return sliding_window_maps(data, self.configuration_manager.patch_size,
                                        lambda x: {"logits": first_scale(self.network(x)).float()},
