@@ -2,6 +2,7 @@
 case), with the benchmark's intervals (nnunet_svl.tools.stats), from a combined report's benchmark.json:
 
     python benchmarks/decomposition/contrasts.py benchmarks/decomposition/report_s012/benchmark.json
+    python benchmarks/decomposition/contrasts.py WS/report_decomp_*_s2/benchmark.json ...   # several: runs merged
 
 A row "A − B" is the Dice of A minus the Dice of B in points: what switching B's mechanism to A's does, everything
 else equal. The bench's trajectory noise applies to every row (a method with no effect at all showed −4.25 on mt
@@ -32,10 +33,10 @@ CONTRASTS = (
 )
 
 
-def per_case(report: dict, group: str = "mt_r0.5") -> dict:
-    """method (without the nnUNetTrainer prefix for ablations) -> seed -> {case: Dice}."""
+def per_case(reports: list, group: str = "mt_r0.5") -> dict:
+    """method (without the nnUNetTrainer prefix for ablations) -> seed -> {case: Dice}, over the reports' runs."""
     out: dict = defaultdict(dict)
-    for rows in report["settings"].values():
+    for rows in (rows for report in reports for rows in report["settings"].values()):
         for row in rows:
             if row["group"] != group:
                 continue
@@ -44,8 +45,8 @@ def per_case(report: dict, group: str = "mt_r0.5") -> dict:
     return out
 
 
-def main(path: str) -> None:
-    values = per_case(json.load(open(path)))
+def main(paths: list) -> None:
+    values = per_case([json.load(open(p)) for p in paths])
     print("| mechanism | contrast | seeds | n | Δ (pts) | 95 % t | 95 % bootstrap | per seed |")
     print("|---|---|---|---|---|---|---|---|")
     for label, a, b in CONTRASTS:
@@ -61,4 +62,4 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1:])
