@@ -19,7 +19,7 @@ BUDGETS: dict[str, tuple[int, int, int]] = {
     "tiny": (3, 5, 1),     # CI: warm-up, transition, full RL and a label round in seconds
     "demo": (12, 25, 4),   # `nnunet-svl demo`: a few minutes on 2 CPU cores
     "bench": (20, 25, 4),  # benchmark presets: 500 iterations per model (~5 min on 2 cores, 40³ phantoms)
-    "long": (60, 25, 4),   # the regime's learning curves (benchmarks/regime/run_curves.sh): 3× the bench budget
+    "long": (60, 25, 4),   # the regime's learning curves (benchmarks/regime/curves.py): 3× the bench budget
 }
 
 NO_TEST_TIME_MIRRORING = frozenset({"tiny"})

@@ -131,8 +131,7 @@ class DiagnosticsMixin:
             if not images.is_dir():
                 from nnunetv2.paths import nnUNet_raw
                 images = Path(nnUNet_raw or ".") / self.plans_manager.dataset_name / "imagesTr"
-            channels = self.dataset_json.get("channel_names", self.dataset_json.get("modality", {"0": ""}))
-            image_files = [images / f"{case}_{i:04d}{ending}" for i in range(len(channels))]
+            image_files = self._raw_image_files(images, case)
             missing = [p for p in [seg_file] + image_files if not p.is_file()]
             if missing:
                 raise SVLInputError(missing[0], f"needed for the clean-label diagnostics of case {case} is missing",
@@ -149,17 +148,22 @@ class DiagnosticsMixin:
             self._clean_cache[case] = clean
         return self._clean_cache[case]
 
+    def _raw_image_files(self, images: Path, case: str) -> list[Path]:
+        """The raw image files of ``case`` in ``images``, one per input channel (nnU-Net's ``_0000`` naming)."""
+        channels = self.dataset_json.get("channel_names", self.dataset_json.get("modality", {"0": ""}))
+        ending = self.dataset_json["file_ending"]
+        return [images / f"{case}_{i:04d}{ending}" for i in range(len(channels))]
+
     def preprocessed_test_cases(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """The test cases of :data:`TEST_SET_ENV_VAR` through nnU-Net's preprocessor: case → (input, label), cached."""
         if self.test_set_folder is None:
             return {}
         if not self._test_cache:
             ending = self.dataset_json["file_ending"]
-            channels = self.dataset_json.get("channel_names", self.dataset_json.get("modality", {"0": ""}))
             preprocessor = self.configuration_manager.preprocessor_class(verbose=False)
             for seg_file in sorted((self.test_set_folder / "labelsTs").glob(f"*{ending}")):
                 case = seg_file.name[:-len(ending)]
-                images = [self.test_set_folder / "imagesTs" / f"{case}_{i:04d}{ending}" for i in range(len(channels))]
+                images = self._raw_image_files(self.test_set_folder / "imagesTs", case)
                 missing = [p for p in images if not p.is_file()]
                 if missing:
                     raise SVLInputError(missing[0], f"the image of test case {case} is missing",
