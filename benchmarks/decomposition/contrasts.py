@@ -1,7 +1,7 @@
 """#12 item 4: each mechanism's effect as a paired contrast between two decomposition trainers (same seed, same test
 case), with the benchmark's intervals (nnunet_svl.tools.stats), from a combined report's benchmark.json:
 
-    python benchmarks/decomposition/contrasts.py benchmarks/decomposition/report_s012/benchmark.json
+    python benchmarks/decomposition/contrasts.py benchmarks/decomposition/report_s{0,1,2}/benchmark.json
     python benchmarks/decomposition/contrasts.py WS/report_decomp_*_s2/benchmark.json ...   # several: runs merged
 
 A row "A − B" is the Dice of A minus the Dice of B in points: what switching B's mechanism to A's does, everything
@@ -15,7 +15,7 @@ import json
 import sys
 from collections import defaultdict
 
-from nnunet_svl.tools.stats import compare_to_baseline
+from nnunet_svl.tools.stats import compare_to_baseline, paired_differences
 
 CONTRASTS = (
     ("the papers' vA3C design (RL losses, corrections) vs nnUNetTrainer", "VA3C_Paper", "nnUNetTrainer"),
@@ -54,8 +54,8 @@ def main(paths: list) -> None:
             continue
         c = compare_to_baseline(values[a], values[b], scale=100.0)
         seeds = sorted(set(values[a]) & set(values[b]))
-        per_seed = " / ".join(f"{compare_to_baseline({s: values[a][s]}, {s: values[b][s]}, scale=100.0)['mean_diff']:+.2f}"
-                              for s in seeds)
+        diffs = paired_differences(values[a], values[b])     # seed -> per-case differences
+        per_seed = " / ".join(f"{100 * float(diffs[s].mean()):+.2f}" for s in seeds)
         t, bs = c["t_interval"], c["bootstrap_interval"]
         print(f"| {label} | {a} − {b} | {len(seeds)} | {c['n_pairs']} | {c['mean_diff']:+.2f} | "
               f"[{t[0]:+.2f}, {t[1]:+.2f}] | [{bs[0]:+.2f}, {bs[1]:+.2f}] | {per_seed} |")

@@ -24,8 +24,7 @@ def run_figures(diag: dict) -> dict:
     flips = {g: sum(r.get(f"flips_{g}", 0) for r in rounds) for g in ("noisy", "clean")}
     correct = sum(r["flip_precision_noisy"] * r["flips_noisy"] for r in rounds if r.get("flips_noisy"))
     last = rounds[-1]
-    omega = [r["omega_auroc_voxels"] for r in rounds if r.get("omega_auroc_voxels") == r.get("omega_auroc_voxels")
-             and r.get("omega_auroc_voxels") is not None]
+    omega = [v for v in (r.get("omega_auroc_voxels") for r in rounds) if v is not None and v == v]
     return {"flips_noisy": flips["noisy"], "flips_clean": flips["clean"],
             "precision_noisy": correct / flips["noisy"] if flips["noisy"] else math.nan,
             "labels_noisy": last["dice_in_force_c1_noisy"], "labels_noisy_given": last["dice_given_c1_noisy"],
