@@ -81,10 +81,8 @@ _ENTRY_POINTS = {"nnUNetv2_train": ("nnunetv2.run.run_training", "run_training_e
 
 
 def _entry_argv(command: str, args: Sequence[str]) -> list[str]:
-    """``command args`` as its nnU-Net entry function under this interpreter."""
-    module, function = _ENTRY_POINTS[command]
-    code = f"import sys; sys.argv[0] = {command!r}; from {module} import {function}; sys.exit({function}())"
-    return [sys.executable, "-c", code, *args]
+    """``command args`` as its nnU-Net entry function under this interpreter: a sequence of one run."""
+    return _entry_argv_sequence(command, [(args, {})])
 
 
 def _entry_argv_sequence(command: str, runs: Sequence[tuple[Sequence[str], Mapping[str, str]]]) -> list[str]:
