@@ -3,6 +3,10 @@ case), with the benchmark's intervals (nnunet_svl.tools.stats), from a combined 
 
     python benchmarks/decomposition/contrasts.py benchmarks/decomposition/report_s{0,1,2}/benchmark.json
     python benchmarks/decomposition/contrasts.py WS/report_decomp_*_s2/benchmark.json ...   # several: runs merged
+    python benchmarks/decomposition/contrasts.py --group dilate_r0.5 REPORT.json ...          # another setting
+
+The same table serves #16: the two-pass trainer (``SVLDRL_LabelQA``) against ``nnUNetTrainer`` and against the
+one-pass default (``SVLDRL``).
 
 A row "A − B" is the Dice of A minus the Dice of B in points: what switching B's mechanism to A's does, everything
 else equal. The bench's trajectory noise applies to every row (a method with no effect at all showed −4.25 on mt
@@ -30,6 +34,10 @@ CONTRASTS = (
     ("(e) DALE weight 1 − m(1 − ω) from the start instead of 1 − m in warm-up", "DALE_FuzzyFromStart", "DALE_Paper"),
     ("(f) alignment (the papers' DALE with it vs without)", "DALE_Paper", "DALE_PaperNoAlignment"),
     ("(g) ω normalised across cases instead of within each case", "DALE_OmegaAcrossCases", "DALE_Paper"),
+    ("the one-pass default vs nnUNetTrainer", "SVLDRL", "nnUNetTrainer"),
+    ("#16 the two-pass trainer (label-qa's flags from iteration 0) vs nnUNetTrainer", "SVLDRL_LabelQA",
+     "nnUNetTrainer"),
+    ("#16 the two-pass trainer vs the one-pass default", "SVLDRL_LabelQA", "SVLDRL"),
 )
 
 
@@ -45,8 +53,11 @@ def per_case(reports: list, group: str = "mt_r0.5") -> dict:
     return out
 
 
-def main(paths: list) -> None:
-    values = per_case([json.load(open(p)) for p in paths])
+def main(argv: list) -> None:
+    group = "mt_r0.5"
+    if argv[:1] == ["--group"]:
+        group, argv = argv[1], argv[2:]
+    values = per_case([json.load(open(p)) for p in argv], group)
     print("| mechanism | contrast | seeds | n | Δ (pts) | 95 % t | 95 % bootstrap | per seed |")
     print("|---|---|---|---|---|---|---|---|")
     for label, a, b in CONTRASTS:
