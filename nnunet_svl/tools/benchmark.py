@@ -77,9 +77,9 @@ _CPU40 = dict(plans="nnUNetPlans_narrow", budget="bench", narrow=True, demo_shap
               description="2 CPU cores: 40³ demo, narrow network, 500 iterations (~5 min) per model")
 PRESETS = {p.name: p for p in (
     # the default: 24 training cases (fold 'all') and 20 test cases of the 40³ phantoms, 500 iterations. Over 3 seeds
-    # the noise costs nnUNetTrainer 9.9 (dilate rho 0.5), 10.6 (markov), 33.8 (dilate rho 1) and only 4.0 (mt rho 0.5:
-    # two-sided, it grows half of its cases and shrinks the other half) Dice points on the clean test labels
-    # (BENCHMARKS.md, "The regime on three seeds")
+    # the noise costs nnUNetTrainer 9.9 (dilate rho 0.5), 10.6 (markov), 33.8 (dilate rho 1), 13.8 (mt rho 1) and only
+    # 4.0 (mt rho 0.5: two-sided, it grows half of its cases and shrinks the other half) Dice points on the clean test
+    # labels (BENCHMARKS.md, "The regime on three seeds" and "The regime for mt")
     Preset("cpu", plans="nnUNetPlans_narrow", budget="bench", narrow=True, demo_shape=CPU_DEMO_SHAPE, n_train=24,
            n_test=20, fold="all", description="2 CPU cores: 24 training / 20 test 40³ phantoms, fold all, narrow "
                                               "network, 500 iterations (~5 min) per model"),
