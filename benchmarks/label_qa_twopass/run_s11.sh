@@ -28,7 +28,7 @@ from nnunet_svl.tools.pipeline import NNUNetWorkspace
 sws = seed_workspace(NNUNetWorkspace.create(Path(os.environ["WS"])), int(os.environ["S"]))
 ds = os.environ["DS"]
 sws.train_folds(int(ds[7:10]), "nnUNetTrainerBaseline_bench", plans="nnUNetPlans_narrow",
-                extra_env={"nnUNet_n_proc_DA": "0"}, extra_args=["--npz"], name=f"folds_{ds}_s{os.environ['S']}")
+                extra_args=["--npz"], name=f"folds_{ds}_s{os.environ['S']}")
 PY
 # 2. label QA from the held-out predictions (clean labels: benchmark figures only)
 [ -f $RUN/label_qa/summary.json ] || nnunet-svl label-qa $RUN --raw-dataset $WS/raw/$DS --clean-labels $WS/raw/$DS/labelsTr_clean
