@@ -43,6 +43,34 @@ def test_a_second_benchmark_waits_for_the_workspace_lock(tmp_path):
     assert child.exitcode == 0 and marker.exists()
 
 
+def _locked_run_marker(root: str, step: str, marker: str) -> None:
+    from nnunet_svl.tools.benchmark import _workspace_lock
+
+    with _workspace_lock(Path(root), f".train_{step}.lock", "training"):
+        Path(marker).write_text(str(time.time()))
+
+
+def test_a_run_being_trained_by_another_benchmark_is_waited_for_not_resumed(tmp_path):
+    """The per-run lock of run_benchmark's training loop (the eleventh session saw a re-read benchmark resume, with
+    --c in a second process, a run whose first process was still writing its measure file): a second process that
+    names the same run waits; one that names another run does not."""
+    from nnunet_svl.tools.benchmark import _workspace_lock
+
+    same, other = tmp_path / "same", tmp_path / "other"
+    ctx = mp.get_context("spawn")
+    with _workspace_lock(tmp_path, ".train_901_T_s0.lock", "training"):
+        children = [ctx.Process(target=_locked_run_marker, args=(str(tmp_path), step, str(marker)))
+                    for step, marker in (("901_T_s0", same), ("901_T_s1", other))]
+        for c in children:
+            c.start()
+        children[1].join(60)
+        assert children[1].exitcode == 0 and other.exists()   # another run: not blocked
+        time.sleep(1.0)
+        assert not same.exists()                               # the same run: waits while this process trains it
+    children[0].join(60)
+    assert children[0].exitcode == 0 and same.exists()
+
+
 def test_simultaneous_benchmarks_get_distinct_dataset_ids(tmp_path):
     from nnunet_svl.tools.demo_data import write_demo_dataset
     from nnunet_svl.tools.pipeline import NNUNetWorkspace

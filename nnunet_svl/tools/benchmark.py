@@ -254,16 +254,16 @@ def _dataset_id(ds: Path) -> int:
 
 
 @contextmanager
-def _workspace_lock(root: Path):
-    """An exclusive lock on the workspace's dataset preparation (``filelock``, across processes); says so when it
-    waits for another benchmark."""
+def _workspace_lock(root: Path, lock_file: str = ".benchmark_datasets.lock", doing: str = "preparing datasets in"):
+    """An exclusive lock (``filelock``, across processes) on the workspace's dataset preparation, or with
+    ``lock_file`` / ``doing`` on one run's training and prediction; says so when it waits for another benchmark."""
     from filelock import FileLock, Timeout
 
-    lock = FileLock(str(Path(root) / ".benchmark_datasets.lock"))
+    lock = FileLock(str(Path(root) / lock_file))
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        _progress(f"waiting for another benchmark that is preparing datasets in {root}")
+        _progress(f"waiting for another benchmark that is {doing} {root}")
         lock.acquire()
     try:
         yield
@@ -347,6 +347,38 @@ def evaluation_is_current(evaluation: Path, checkpoint: Path) -> bool:
     return not checkpoint.is_file() or evaluation.stat().st_mtime_ns >= checkpoint.stat().st_mtime_ns
 
 
+def _train_and_predict(sws: NNUNetWorkspace, ws: NNUNetWorkspace, p: Preset, ds: Path, ds_id: int, trainer: str,
+                       configuration: str, fold, device: str, fold_dir: Path, pred_dir: Path, step: str,
+                       label: str) -> None:
+    """Steps 4-6 of :func:`run_benchmark` for one run (under its lock): train it (or resume it with ``--c``) unless its
+    checkpoint and measure file exist, then predict the test images and evaluate them unless that evaluation is
+    newer than the checkpoint."""
+    from nnunet_svl.tools.evaluate import evaluate_folders, write_results_json
+    from nnunet_svl.trainers.budgets import budget_epochs
+
+    measure_file = fold_dir / "svl_measure.json"
+    if not (fold_dir / "checkpoint_final.pth").is_file() or not measure_file.is_file():
+        _progress(f"{label}: training {trainer} (log: {ws.log_dir}/train_{step}.log)")
+        resume = (fold_dir / "checkpoint_latest.pth").is_file()
+        tmp_measure = ws.log_dir / f"measure_{step}.json"
+        argv = [sys.executable, "-m", "nnunet_svl.tools.measure", str(tmp_measure), "nnUNetv2_train", str(ds_id),
+                configuration, str(fold), "-tr", trainer, "-p", p.plans, "-device", device]
+        if resume:
+            argv.append("--c")
+        # diagnostics only (memorisation curves, correction quality, oracle ablations): the clean labels
+        clean_dir = ds / "labelsTr_clean" if (ds / "labelsTr_clean").is_dir() else ds / "labelsTr"
+        sws.run(f"train_{step}", argv, extra_env=training_env(sws, clean_dir),
+                progress_epochs=budget_epochs(trainer) or 1000)
+        fold_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(measure_file, tmp_measure.read_bytes())
+    if not evaluation_is_current(pred_dir / "svl_evaluation.json", fold_dir / "checkpoint_final.pth"):
+        _progress(f"{label}: predicting the test images (stock nnUNetv2_predict)")
+        sws.predict(ds_id, trainer, ds / "imagesTs", pred_dir, configuration=configuration, folds=(fold,),
+                    plans=p.plans, device=device, name=f"predict_{step}")
+        write_results_json(evaluate_folders(pred_dir, ds / "labelsTs", dataset_json=ds / "dataset.json"),
+                           pred_dir / "svl_evaluation.json")
+
+
 def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequence[str] = ("mt", "dilate"),
                   ratios: Sequence[float] = (0.5,), seeds: Sequence[int] = (0,), methods: Sequence[str] = METHODS,
                   preset: str = "cpu", device: str = "cpu", configuration: Optional[str] = None,
@@ -356,9 +388,6 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
     every seed (the no-harm check); False: only ``nnUNetTrainer`` (the upper bound), for quick runs. ``verbose``:
     nnU-Net's output on the console instead of live progress lines. ``baseline_trajectories`` K: ``nnUNetTrainer``
     trained K times per setting with different training seeds (module docstring, "Trajectories")."""
-    from nnunet_svl.tools.evaluate import evaluate_folders, write_results_json
-    from nnunet_svl.trainers.budgets import budget_epochs
-
     p = PRESETS[preset]
     configuration = configuration or p.configuration
     fold = p.fold if fold is None else (fold if fold == "all" else int(fold))
@@ -398,27 +427,12 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
         label = f"[{i}/{len(jobs)}] {method} on {noise}"
         measure_file = fold_dir / "svl_measure.json"
         step = f"{ds_id}_{trainer}_s{seed}{trajectory_suffix(trajectory)}"
-        if not (fold_dir / "checkpoint_final.pth").is_file() or not measure_file.is_file():
-            _progress(f"{label}: training {trainer} (log: {ws.log_dir}/train_{step}.log)")
-            resume = (fold_dir / "checkpoint_latest.pth").is_file()
-            tmp_measure = ws.log_dir / f"measure_{step}.json"
-            argv = [sys.executable, "-m", "nnunet_svl.tools.measure", str(tmp_measure), "nnUNetv2_train", str(ds_id),
-                    configuration, str(fold), "-tr", trainer, "-p", p.plans, "-device", device]
-            if resume:
-                argv.append("--c")
-            # diagnostics only (memorisation curves, correction quality, oracle ablations): the clean labels
-            clean_dir = ds / "labelsTr_clean" if (ds / "labelsTr_clean").is_dir() else ds / "labelsTr"
-            sws.run(f"train_{step}", argv, extra_env=training_env(sws, clean_dir),
-                    progress_epochs=budget_epochs(trainer) or 1000)
-            fold_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(measure_file, tmp_measure.read_bytes())
         pred_dir = ws.root / "benchmark_predictions" / f"seed{seed}{trajectory_suffix(trajectory)}" / ds.name / trainer
-        if not evaluation_is_current(pred_dir / "svl_evaluation.json", fold_dir / "checkpoint_final.pth"):
-            _progress(f"{label}: predicting the test images (stock nnUNetv2_predict)")
-            sws.predict(ds_id, trainer, ds / "imagesTs", pred_dir, configuration=configuration, folds=(fold,),
-                        plans=p.plans, device=device, name=f"predict_{step}")
-            write_results_json(evaluate_folders(pred_dir, ds / "labelsTs", dataset_json=ds / "dataset.json"),
-                               pred_dir / "svl_evaluation.json")
+        # a second benchmark that names the same run waits here for the first to finish it (it would otherwise
+        # see a run without its measure file and resume it with --c in a second process)
+        with _workspace_lock(ws.log_dir, f".train_{step}.lock", f"training {trainer} on {ds.name} (seed {seed}) in"):
+            _train_and_predict(sws, ws, p, ds, ds_id, trainer, configuration, fold, device, fold_dir, pred_dir,
+                               step, label)
         evaluation = json.loads((pred_dir / "svl_evaluation.json").read_text())
         measure = json.loads(measure_file.read_text())
         spe, curves = _epoch_seconds(fold_dir / "checkpoint_final.pth")
