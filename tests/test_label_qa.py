@@ -55,7 +55,16 @@ def test_label_qa_from_five_held_out_folds(nnunet_ws, tmp_path):
     rows = list(csv.DictReader(open(out / "label_qa.csv")))
     assert sorted(r["case"] for r in rows) == sorted(ds.training_cases)
     scores = [float(r["noise_score"]) for r in rows]
-    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+    assert all(0 <= s <= 1 for s in scores)
+    # ranked by the image's verdict (edge absent, none, confirmed), then by score; the flags follow the same evidence
+    verdicts = [{"edge absent": 0, "": 1, "confirmed": 2}[r["image"]] for r in rows]
+    assert [(v, -s) for v, s in zip(verdicts, scores)] == sorted(zip(verdicts, [-s for s in scores]))
+    evidence = summary["image_evidence"]
+    assert evidence["off"] == "" and evidence["fitted"] == len(rows)
+    assert {r["case"] for r in rows if r["image"] == "confirmed"} == set(evidence["confirmed"])
+    assert set(evidence["edge_absent"]) <= set(summary["flagged"])
+    assert not set(evidence["confirmed"]) & set(summary["flagged"])
+    assert 0.0 <= summary["case_auroc_held_out_score"] <= 1.0
     assert 0.05 < summary["temperature"] < 20
     assert summary["flag_rule"] == {"k": 3.0, "margin": 0.25}       # the defaults, not a loop index
     for case in ds.training_cases:
@@ -114,6 +123,7 @@ def test_label_qa_on_a_region_based_dataset(variants_ws, tmp_path):
     out = tmp_path / "qa"
     summary = run_label_qa(run_dir, raw, out, clean_labels=clean, n_overlays=1, progress=lambda *_: None)
     assert summary["regions"] == ["whole", "core"]
+    assert summary["image_evidence"] == {"off": "region-based labels", "fitted": 0, "confirmed": [], "edge_absent": []}
     assert summary["flag_rule"] == {"k": 3.0, "margin": 0.25}
     assert set(summary["temperature"]) == {"whole", "core"}
     assert all(0.05 < t < 20 for t in summary["temperature"].values())
@@ -123,6 +133,7 @@ def test_label_qa_on_a_region_based_dataset(variants_ws, tmp_path):
     rows = list(csv.DictReader(open(out / "label_qa.csv")))
     assert sorted(r["case"] for r in rows) == sorted(ds.training_cases)
     assert {"dice_whole", "dice_core", "volume_ratio_whole", "volume_ratio_core"} <= set(rows[0])
+    assert "image" not in rows[0]                    # no edge columns where the image evidence is off
     for r in rows:      # the case's score is its worst region's
         dice = [float(r[k]) for k in ("dice_whole", "dice_core") if r[k] != ""]
         assert float(r["noise_score"]) == pytest.approx(1 - min(dice), abs=1e-3)

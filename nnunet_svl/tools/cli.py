@@ -149,7 +149,8 @@ def _cmd_label_qa(args: argparse.Namespace) -> int:
     raw = Path(args.raw_dataset) if args.raw_dataset else find_dataset_folder(run_dir.parent.name)
     out = Path(args.output) if args.output else run_dir / "label_qa"
     run_label_qa(run_dir, raw, out, folds=args.folds, clean_labels=Path(args.clean_labels) if args.clean_labels
-                 else None, n_overlays=args.overlays, ignore_dataset_id=args.ignore_dataset_id)
+                 else None, n_overlays=args.overlays, ignore_dataset_id=args.ignore_dataset_id,
+                 image_evidence=not args.no_image_evidence)
     return 0
 
 
@@ -287,6 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write a NEW raw dataset with this id whose label-issue voxels in flagged cases carry "
                         "nnU-Net's ignore label")
     s.add_argument("--overlays", type=int, default=5, help="PNG overlays of the worst cases (default 5)")
+    s.add_argument("--no-image-evidence", action="store_true",
+                   help="flag and rank by the held-out score alone (default: the image's edge at the label's boundary "
+                        "withdraws flags of labels it confirms and flags labels whose boundary has no edge; one "
+                        "foreground class only)")
     s.set_defaults(func=_cmd_label_qa)
 
     s = sub.add_parser("trainers", help="list every -tr name this package offers, with what each does")

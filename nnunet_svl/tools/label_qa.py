@@ -4,8 +4,11 @@ Reads only nnU-Net's standard outputs: ``RUN_DIR/fold_K/validation/<case>.npz`` 
 ``nnUNetv2_train ... --npz``, in the original image geometry) and the raw dataset's ``labelsTr``. The algorithm is in
 :mod:`nnunet_svl.qa.held_out` (calibration, confident-learning thresholds, voxel suspicion, case scores). Writes:
 
-* ``label_qa.csv`` — cases ranked by noise score (1 − the minimum over classes — or regions — of the Dice of the
-  held-out prediction with the given label), whether the robust outlier rule flags them, per-class (``dice_class_c``)
+* ``label_qa.csv`` — cases ranked most suspect first: by the image's verdict at the label's boundary (edge absent,
+  none, confirmed: :mod:`nnunet_svl.qa.image_evidence`), then by noise score (1 − the minimum over classes — or
+  regions — of the Dice of the held-out prediction with the given label); whether they are flagged (the noise score's
+  robust outliers less the cases the image confirms, plus the edge-absent ones), the edge fit (``edge_offset``:
+  voxels the label lies outside the image's edge, ``edge_step_t``, ``image``: confirmed / edge absent), per-class (``dice_class_c``)
   or per-region (``dice_<region>``) Dice, label-issue voxels, and the volume ratio (the given label's volume against
   the held-out model's expected volume, ``volume_ratio_class_c`` / ``volume_ratio_<region>``: well above 1 = drawn
   larger than the model expects);
@@ -35,9 +38,9 @@ import SimpleITK as sitk
 from nnunet_svl.diagnostics.quality import auroc
 from nnunet_svl.qa.held_out import (CaseScore, balanced_sample, calibrate, case_score, class_sums, confusion_counts,
                                     fit_temperature, region_problem, volume_ratios, voxel_suspicion)
+from nnunet_svl.qa.image_evidence import label_edge_fit, qa_case_flags, ranking_key
 from nnunet_svl.runtime.atomic_io import atomic_write_bytes, atomic_write_json
 from nnunet_svl.runtime.errors import SVLInputError
-from nnunet_svl.teacher.case_flags import flag_cases
 from nnunet_svl.tools.audit import csv_bytes, save_figure_png, write_image_like
 from nnunet_svl.tools.raw_dataset import RawDataset, dataset_id_and_name, load_raw_dataset
 
@@ -94,6 +97,31 @@ def _load_probs(path: Path, like: np.ndarray) -> np.ndarray:
     return p
 
 
+def _image_channels(ds: RawDataset, case: str, like: np.ndarray) -> Optional[np.ndarray]:
+    """The case's input channels as (C, *sp) in the label's array geometry; None when a file's array does not match
+    it (the image evidence is then skipped for the case)."""
+    channels = []
+    for path in ds.image_paths(case):
+        a = sitk.GetArrayFromImage(sitk.ReadImage(str(path)))
+        if a.shape == like.shape:
+            channels.append(a[None])
+        elif a.ndim == like.ndim + 1 and a.shape[:-1] == like.shape:      # a vector image (e.g. RGB png)
+            channels.append(np.moveaxis(a, -1, 0))
+        else:
+            return None
+    return np.concatenate(channels).astype(np.float32) if channels else None
+
+
+def image_evidence_off(ds: RawDataset, regions: bool) -> str:
+    """Why the image evidence cannot judge this dataset ('' when it can): as the edge repair, one foreground class
+    of a label map."""
+    if regions:
+        return "region-based labels"
+    if len(ds.foreground_labels) != 1:
+        return f"{len(ds.foreground_labels)} foreground classes (one is supported)"
+    return ""
+
+
 def _problems(ds: RawDataset) -> list[tuple[str, Optional[tuple[int, ...]]]]:
     """What is judged: [("labels", None)] for a label map (softmax channels = label values); for a region-based
     dataset one (region name, its label values) per sigmoid channel, in nnU-Net's channel order (dataset.json's
@@ -111,8 +139,9 @@ def _problems(ds: RawDataset) -> list[tuple[str, Optional[tuple[int, ...]]]]:
 
 def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Sequence[int] = FOLDS,
                  clean_labels: Optional[Path] = None, n_overlays: int = 5, k: float = 3.0, margin: float = 0.25,
-                 ignore_dataset_id: Optional[int] = None, progress=print) -> dict:
-    """See the module docstring; returns the summary."""
+                 ignore_dataset_id: Optional[int] = None, image_evidence: bool = True, progress=print) -> dict:
+    """See the module docstring; returns the summary. ``image_evidence=False``: flags and ranking from the held-out
+    score alone."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     ds = load_raw_dataset(raw_dataset_dir)
     problems = _problems(ds)
@@ -126,6 +155,7 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
     cases = sorted(files)
     out_dir.mkdir(parents=True, exist_ok=True)
     ignore = ds.ignore_label
+    evidence_off = "turned off (--no-image-evidence)" if not image_evidence else image_evidence_off(ds, regions)
 
     def load(case: str) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, sitk.Image]:
         """([(probabilities, label) per problem], the label (ignore = −1), its image)."""
@@ -166,7 +196,7 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
     # pass 3: per case
     progress(f"[label-qa] temperature {[round(t, 3) for t in temperatures]}, thresholds "
              f"{[np.round(t, 3).tolist() for t in thresholds]}: scoring")
-    scores, confusion, volumes = {}, [None] * len(problems), {}
+    scores, confusion, volumes, fits = {}, [None] * len(problems), {}, {}
     vox_pos, vox_neg = np.zeros(101, np.int64), np.zeros(101, np.int64)
     noisy_truth: dict[str, bool] = {}
     for case in cases:
@@ -187,6 +217,10 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
             confusion[j] = cm if confusion[j] is None else confusion[j] + cm
         scores[case] = CaseScore(case, 1.0 - (min(per_class.values()) if per_class else 1.0), per_class,
                                  int(issue.sum()), int((lab > 0).sum()))
+        if not evidence_off:
+            image = _image_channels(ds, case, lab)
+            if image is not None:
+                fits[case] = label_edge_fit(image, lab, spacing=img.GetSpacing()[::-1])
         write_image_like(suspicion, img, out_dir / f"{case}_suspicion{ds.file_ending}")
         write_image_like(issue.astype(np.uint8), img, out_dir / f"{case}_issues{ds.file_ending}")
         if clean_labels is not None:
@@ -198,15 +232,20 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
             vox_pos += np.bincount(bins[wrong[lab >= 0]], minlength=101)
             vox_neg += np.bincount(bins[~wrong[lab >= 0]], minlength=101)
 
-    flagged = flag_cases({c: s.noise_score for c, s in scores.items()}, k=k, margin=margin)
-    ranked = sorted(scores.values(), key=lambda s: -s.noise_score)
+    flagged, confirmed, absent = qa_case_flags({c: s.noise_score for c, s in scores.items()}, fits, k=k,
+                                               margin=margin)
+    ranked = sorted(scores.values(), key=lambda s: ranking_key(s.noise_score, s.case in confirmed, s.case in absent))
+    verdict = {c: "edge absent" for c in absent} | {c: "confirmed" for c in confirmed}
     columns = [name for name, _ in problems] if regions else list(range(1, len(thresholds[0])))
     rows = [{"rank": i + 1, "case": s.case, "noise_score": round(s.noise_score, 4), "flagged": s.case in flagged,
              **{(f"dice_{c}" if regions else f"dice_class_{c}"): round(s.per_class[c], 4) if c in s.per_class else ""
                 for c in columns},
              "issue_voxels": s.issue_voxels, "foreground_voxels": s.foreground_voxels,
              **{(f"volume_ratio_{c}" if regions else f"volume_ratio_class_{c}"): float(f"{volumes[s.case][c]:.4g}")
-                for c in columns}}
+                for c in columns},
+             **({"edge_offset": _rounded(fits[s.case].offset) if s.case in fits else "",
+                 "edge_step_t": _rounded(fits[s.case].step_t) if s.case in fits else "",
+                 "image": verdict.get(s.case, "")} if not evidence_off else {})}
             for i, s in enumerate(ranked)]
     atomic_write_bytes(out_dir / "label_qa.csv", csv_bytes(rows))
     if regions:
@@ -225,13 +264,18 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
                "temperature": {n: t for (n, _), t in zip(problems, temperatures)} if regions else temperatures[0],
                "class_thresholds": {n: t for (n, _), t in zip(problems, listed)} if regions else listed[0],
                **({"regions": [n for n, _ in problems]} if regions else {}),
-               "flag_rule": {"k": k, "margin": margin}, "flagged": sorted(flagged)}
+               "flag_rule": {"k": k, "margin": margin}, "flagged": sorted(flagged),
+               "image_evidence": {"off": evidence_off, "fitted": len(fits), "confirmed": sorted(confirmed),
+                                  "edge_absent": sorted(absent)}}
     if clean_labels is not None:
         from nnunet_svl.diagnostics.quality import auroc_from_histograms
 
         truth = [noisy_truth[c] for c in cases]
         summary["noisy_cases"] = sorted(c for c in cases if noisy_truth[c])
-        summary["case_auroc"] = auroc([scores[c].noise_score for c in cases], truth)
+        # the ranking label-qa writes (image verdict, then score), and the held-out score alone
+        position = {s.case: i for i, s in enumerate(ranked)}
+        summary["case_auroc"] = auroc([-position[c] for c in cases], truth)
+        summary["case_auroc_held_out_score"] = auroc([scores[c].noise_score for c in cases], truth)
         summary["voxel_auroc"] = auroc_from_histograms(vox_pos, vox_neg, high_is_positive=True)
         top = [s.case for s in ranked[:max(1, len(summary["noisy_cases"]))]]
         summary["precision_at_k"] = sum(noisy_truth[c] for c in top) / len(top)
@@ -249,6 +293,10 @@ def run_label_qa(run_dir: Path, raw_dataset_dir: Path, out_dir: Path, folds: Seq
         atomic_write_json(out_dir / "summary.json", summary)
     progress(f"[label-qa] {len(flagged)} of {len(cases)} cases flagged; wrote {out_dir}")
     return summary
+
+
+def _rounded(v: float) -> object:
+    return round(float(v), 3) if np.isfinite(v) else ""
 
 
 def _overlay_png(ds: RawDataset, case: str, issues_path: Path, path: Path) -> None:
