@@ -70,3 +70,17 @@ def test_the_ranking_puts_the_image_verdict_before_the_score():
             ("e", 0.3, True, False)]
     order = [r[0] for r in sorted(rows, key=lambda r: ranking_key(r[1], r[2], r[3]))]
     assert order == ["b", "c", "d", "a", "e"]
+
+
+def test_the_veto_needs_most_trusted_fits_on_the_edge():
+    from nnunet_svl.teacher.case_flags import image_confirmed
+
+    # (offset, t, trusted): 4 on the edge (t 40-52, median 45) and 5 trusted fits past the tolerance — 4 of 9 trusted
+    # on the edge, under half: every label over-drawn, the on-edge ones are one-voxel dilations; none confirmed.
+    # One untrusted fit does not count. With a fifth on-edge label (5 of 10 trusted): half, the reference holds.
+    fits = {"a": (0.95, 42.0, True), "b": (0.35, 52.0, True), "c": (0.85, 48.0, True), "d": (-0.1, 40.0, True),
+            **{f"o{i}": (2.0 + i, 30.0, True) for i in range(5)}, "u": (0.0, 3.0, False)}
+    assert image_confirmed(fits, 1.0) == {"a", "b", "c", "d"}            # the teacher gate's rule (share 0)
+    assert image_confirmed(fits, 1.0, min_on_edge_share=0.5) == set()
+    more = {**fits, "e": (0.2, 45.0, True)}
+    assert image_confirmed(more, 1.0, min_on_edge_share=0.5) == {"a", "b", "c", "d", "e"}

@@ -7,7 +7,8 @@ the corruption are deterministic: the script checks the regenerated noisy cases 
 
 Per run: the flags as committed (held-out score only), with the veto (flags minus image-confirmed cases), with the
 veto and the edge-absent flags, and the case AUROC of the score alone and of the image-first ranking
-(edge-absent > no verdict > confirmed, the held-out score within each)."""
+(edge-absent > no verdict > confirmed, the held-out score within each); the last column counts the labels the edge
+repair would move (a trusted fit more than the tolerance outside the edge), which label-qa does not flag."""
 from __future__ import annotations
 
 import csv
@@ -20,6 +21,7 @@ import SimpleITK as sitk
 
 from nnunet_svl.diagnostics.quality import auroc
 from nnunet_svl.edge.boundary import MIN_STEP_T, fit_edge
+from nnunet_svl.qa.image_evidence import MIN_ON_EDGE_SHARE
 from nnunet_svl.teacher.case_flags import flag_edge_absent, image_confirmed
 from nnunet_svl.tools.corrupt import corrupt_dataset
 from nnunet_svl.tools.demo_data import write_demo_dataset
@@ -50,8 +52,8 @@ def main(scratch: Path) -> None:
         write_demo_dataset(scratch, dataset_id=990, n_train=24, n_test=20, shape=(40, 40, 40))
     next_id = 901
     print("| run | noisy | flagged (score) | flagged (score − confirmed) | + edge-absent | AUROC score | "
-          "AUROC image-first | confirmed noisy / clean | absent noisy / clean |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "AUROC image-first | confirmed noisy / clean | absent noisy / clean | image over-drawn noisy / clean |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for protocol, ratio, seed, csv_path, summary_path in RUNS:
         if protocol == "clean":
             ds = src
@@ -78,8 +80,10 @@ def main(scratch: Path) -> None:
                     noisy.add(c)
             assert noisy == set(summary["noisy_cases"]), (protocol, seed, "regenerated noise differs")
         flagged = set(summary["flagged"])
-        confirmed = image_confirmed({c: (f.offset, f.step_t, f.reliable) for c, f in fits.items()}, TOLERANCE)
+        confirmed = image_confirmed({c: (f.offset, f.step_t, f.reliable) for c, f in fits.items()}, TOLERANCE,
+                                    min_on_edge_share=MIN_ON_EDGE_SHARE)
         absent = flag_edge_absent({c: f.step_t for c, f in fits.items()}, MIN_STEP_T)
+        moved = {c for c, f in fits.items() if f.moves(TOLERANCE)}    # what the edge repair would move (not a flag)
         veto = flagged - confirmed
         both = veto | absent
         score = {c: float(rows[c]["noise_score"]) for c in cases}
@@ -93,7 +97,8 @@ def main(scratch: Path) -> None:
             return f"{len(s)} ({tp} noisy)"
         print(f"| {protocol} ρ{ratio:g} s{seed} | {len(noisy)} | {pr(flagged)} | {pr(veto)} | {pr(both)} | "
               f"{a_score:.3f} | {a_img:.3f} | {len(confirmed & noisy)} / {len(confirmed - noisy)} | "
-              f"{len(absent & noisy)} / {len(absent - noisy)} |")
+              f"{len(absent & noisy)} / {len(absent - noisy)} | "
+              f"{len(moved & noisy)} / {len(moved - noisy)} |")
         if protocol == "clean":
             for c in sorted(flagged):
                 f = fits[c]

@@ -115,10 +115,17 @@ def flag_edge_absent(step_t: Mapping[str, float], min_t: float) -> set[str]:
 
 
 def image_confirmed(fits: Mapping[str, tuple[float, float, bool]], tolerance: float,
-                    step_ratio: tuple[float, float] = (0.5, 1.5)) -> set[str]:
+                    step_ratio: tuple[float, float] = (0.5, 1.5), min_on_edge_share: float = 0.0) -> set[str]:
     """Cases whose label the image confirms [ours]: the edge fit is trusted, the label lies within ``tolerance``
     voxels of the edge (|offset| ≤ tolerance), and its step's t lies between ``step_ratio`` × the median t of all such
-    cases (at least 4 of them; otherwise none). ``fits``: per case (offset, t, trusted).
+    cases (at least 4 of them, and at least ``min_on_edge_share`` of the trusted fits; otherwise none). ``fits``: per
+    case (offset, t, trusted).
+
+    ``min_on_edge_share`` (label-qa: 0.5; the teacher gate: 0, as measured in training): the median t stands for a
+    label drawn on its edge only while such labels are what most labels look like. When every label is over-drawn
+    (ρ 1.0), the few within the tolerance are one-voxel dilations, all with the whole step, and they confirm one
+    another (offline, ``benchmarks/label_qa_edge/rho1_image.py``: 4–6 of 24 noisy labels confirmed on 3 of 9 ρ 1.0
+    datasets, 4–6 on-edge fits of 18–24 trusted; 12–24 of 24 on every ρ 0.5 and clean dataset).
 
     Why the step's strength: the fit sees only the inside of the label, so a label drawn on its edge shows the inner
     half of the blurred step, while a label that reaches even a voxel past the edge shows all of it, and its t roughly
@@ -129,7 +136,8 @@ def image_confirmed(fits: Mapping[str, tuple[float, float, bool]], tolerance: fl
     not tell them from clean labels)."""
     on_edge = {c: t for c, (offset, t, trusted) in fits.items()
                if trusted and np.isfinite(offset) and abs(offset) <= tolerance}
-    if len(on_edge) < 4:
+    n_trusted = sum(bool(trusted) and np.isfinite(offset) for offset, _, trusted in fits.values())
+    if len(on_edge) < 4 or len(on_edge) < min_on_edge_share * n_trusted:
         return set()
     reference = float(np.median(list(on_edge.values())))
     low, high = step_ratio
