@@ -14,7 +14,7 @@ import SimpleITK as sitk
 
 from conftest import NARROW, NOISY_ID, noisy_dataset_dir
 from nnunet_svl.runtime.errors import SVLInputError
-from nnunet_svl.tools.label_qa import run_label_qa
+from nnunet_svl.tools.label_qa import run_label_qa, write_ignore_dataset
 from nnunet_svl.tools.pipeline import NNUNetWorkspace
 from nnunet_svl.tools.raw_dataset import load_raw_dataset, validate_raw_dataset
 from variant_datasets import REGIONS_QA_ID, REGIONS_QA_NOISY
@@ -91,14 +91,24 @@ def test_label_qa_from_five_held_out_folds(nnunet_ws, tmp_path):
     assert len(list((out / "overlays").glob("*.png"))) == 2
 
     # the ignore-label dataset: a new, valid nnU-Net raw dataset; label-issue voxels of flagged cases are ignored
-    ign = load_raw_dataset(summary["ignore_dataset"])
+    issues = {c: sitk.GetArrayFromImage(sitk.ReadImage(str(out / f"{c}_issues{ds.file_ending}"))) > 0
+              for c in ds.training_cases}
+    with_issues = [c for c in ds.training_cases if issues[c].any()]
+    assert with_issues, "the held-out predictions contradict no voxel: the fixture no longer tests the writer"
+    ign = load_raw_dataset(summary["ignore_dataset"])    # written by run_label_qa for its own flags
+    if not summary["flagged"]:
+        # nothing flagged: no ignore label is added, so the new dataset trains exactly as the given one
+        assert ign.ignore_label is None and ign.dataset_json["labels"] == ds.dataset_json["labels"]
+        assert ign.dataset_json["svl_label_qa"]["ignored_voxels"] == 0
+    flagged = with_issues[:2]
+    ign = load_raw_dataset(write_ignore_dataset(ds, out, flagged, 986))
     validate_raw_dataset(ign, check_content=True)
     assert ign.ignore_label == 2 and ign.training_cases == ds.training_cases
+    assert ign.dataset_json["svl_label_qa"]["ignored_voxels"] == sum(int(issues[c].sum()) for c in flagged)
     for case in ds.training_cases:
         new = sitk.GetArrayFromImage(sitk.ReadImage(str(ign.label_path(case))))
         old = sitk.GetArrayFromImage(sitk.ReadImage(str(ds.label_path(case))))
-        issues = sitk.GetArrayFromImage(sitk.ReadImage(str(out / f"{case}_issues{ds.file_ending}"))) > 0
-        expected = np.where(issues, 2, old) if case in summary["flagged"] else old
+        expected = np.where(issues[case], 2, old) if case in flagged else old
         assert np.array_equal(new, expected)
     assert _digest(raw) == before     # the given dataset is untouched
 

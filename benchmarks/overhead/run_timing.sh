@@ -8,7 +8,10 @@
 #                                                 (2026-11-30 late night, f51f70e: flagged cases excluded by default)
 #   PROFILE=0 WS=/work/bench_ws/wse bash run_timing.sh /work/timing4     (2026-12-02, eleventh session: the default
 #                                                 with the edge repair, in the cpu preset's workspace)
+#   PROFILE=0 WS=/work/bench_ws/wse PLANS=nnUNetPlans bash run_timing.sh /work/timing5     (2026-12-03, fourteenth
+#                                                 session: nnU-Net's default network for the 40³ phantoms, issue #15)
 OUT=${1:-/work/timing}
+PLANS=${PLANS:-nnUNetPlans_narrow}
 PROFILE=${PROFILE:-1}
 CODE=${CODE:-/work/main}
 TRAINERS=${TRAINERS:-"nnUNetTrainerBaseline_bench nnUNetTrainerDALE_bench nnUNetTrainerSVLDRL_bench"}
@@ -22,18 +25,18 @@ export NNUNET_SVL_TRAIN_SEED=0
 mkdir -p $OUT && cd $OUT
 for tr in $TRAINERS; do
   if [ $tr = nnUNetTrainerSVLDRL_bench ] && [ "$PROFILE" = 1 ]; then
-    py-spy record --subprocesses --rate 20 --format raw -o $OUT/profile_svldrl.txt -- python -m nnunet_svl.tools.measure measure_$tr.json nnUNetv2_train ${DS:7:3} 3d_fullres all -tr $tr -p nnUNetPlans_narrow -device cpu > train_$tr.log 2>&1
+    py-spy record --subprocesses --rate 20 --format raw -o $OUT/profile_svldrl.txt -- python -m nnunet_svl.tools.measure measure_$tr.json nnUNetv2_train ${DS:7:3} 3d_fullres all -tr $tr -p $PLANS -device cpu > train_$tr.log 2>&1
   else
-    python -m nnunet_svl.tools.measure measure_$tr.json nnUNetv2_train ${DS:7:3} 3d_fullres all -tr $tr -p nnUNetPlans_narrow -device cpu > train_$tr.log 2>&1
+    python -m nnunet_svl.tools.measure measure_$tr.json nnUNetv2_train ${DS:7:3} 3d_fullres all -tr $tr -p $PLANS -device cpu > train_$tr.log 2>&1
   fi
   echo "$tr done $(date)"
 done
-OUT=$OUT DS=$DS TRAINERS="$TRAINERS" python - <<'PY'
+OUT=$OUT DS=$DS TRAINERS="$TRAINERS" PLANS=$PLANS python - <<'PY'
 import json, os, torch, numpy as np
 out = os.environ["OUT"]
 rows = {}
 for tr in os.environ["TRAINERS"].split():
-    ck = torch.load(f"{out}/results/{os.environ['DS']}/{tr}__nnUNetPlans_narrow__3d_fullres/fold_all/checkpoint_final.pth", map_location="cpu", weights_only=False)
+    ck = torch.load(f"{out}/results/{os.environ['DS']}/{tr}__{os.environ['PLANS']}__3d_fullres/fold_all/checkpoint_final.pth", map_location="cpu", weights_only=False)
     lg = ck["logging"]
     ep = np.array(lg["epoch_end_timestamps"]) - np.array(lg["epoch_start_timestamps"])
     m = json.load(open(f"{out}/measure_{tr}.json"))

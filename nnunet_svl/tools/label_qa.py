@@ -325,7 +325,9 @@ def _overlay_png(ds: RawDataset, case: str, issues_path: Path, path: Path) -> No
 def write_ignore_dataset(ds: RawDataset, qa_dir: Path, flagged: Sequence[str], target_id: int,
                          link_images: bool = False) -> Path:
     """A NEW raw dataset: the given one with the label-issue voxels of the flagged cases set to nnU-Net's ignore label
-    (added to dataset.json as the highest value if the dataset has none). The given dataset is not modified."""
+    (added to dataset.json as the highest value if the dataset has none and some voxel is ignored: with nothing to
+    ignore the new dataset trains exactly as the given one, since an ignore label switches nnU-Net's loss and sampling
+    to its sparse-annotation mode). The given dataset is not modified."""
     raw_root = ds.folder.parent
     if any(raw_root.glob(f"Dataset{int(target_id):03d}_*")):
         raise SVLInputError(raw_root, f"dataset id {target_id} is already used", "pick another --ignore-dataset-id")
@@ -333,9 +335,9 @@ def write_ignore_dataset(ds: RawDataset, qa_dir: Path, flagged: Sequence[str], t
     target = raw_root / f"Dataset{int(target_id):03d}_{re.sub(r'[^A-Za-z0-9_-]', '', name)}_qaignore"
     dj = json.loads(json.dumps(ds.dataset_json))
     ignore = ds.ignore_label
+    n_ignored = 0
     if ignore is None:
         ignore = max(v for v in ds.label_values) + 1
-        dj["labels"] = {**dj["labels"], "ignore": ignore}
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=raw_root))
     try:
         for sub in ("imagesTr", "labelsTr"):
@@ -350,11 +352,15 @@ def write_ignore_dataset(ds: RawDataset, qa_dir: Path, flagged: Sequence[str], t
             if case in flagged:
                 issues = sitk.GetArrayFromImage(sitk.ReadImage(str(qa_dir / f"{case}_issues{ds.file_ending}")))
                 label = np.where(issues > 0, ignore, label).astype(label.dtype)
+                n_ignored += int((issues > 0).sum())
             write_image_like(label, img, tmp / "labelsTr" / f"{case}{ds.file_ending}")
         for split_dir in ("imagesTs", "labelsTs"):
             if (ds.folder / split_dir).is_dir():
                 shutil.copytree(ds.folder / split_dir, tmp / split_dir, symlinks=True)
-        dj["svl_label_qa"] = {"source": ds.folder.name, "flagged": list(flagged), "qa_dir": str(qa_dir)}
+        if ds.ignore_label is None and n_ignored:
+            dj["labels"] = {**dj["labels"], "ignore": ignore}
+        dj["svl_label_qa"] = {"source": ds.folder.name, "flagged": list(flagged), "qa_dir": str(qa_dir),
+                              "ignored_voxels": n_ignored}
         atomic_write_json(tmp / "dataset.json", dj)
         os.replace(tmp, target)
     except BaseException:
