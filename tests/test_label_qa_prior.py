@@ -55,6 +55,10 @@ def test_method_trainer_flags_the_label_qa_cases_from_the_start(isolated_results
         assert gate.flagged == {"TestPhantoms_000", "TestPhantoms_not_a_case"}
         # committed with DALE's initial round: the data loader thins the case out from the first batch
         assert "TestPhantoms_000" in trainer.label_store.excluded_cases()
+        # the edge repair's verdicts reach the gate, which settled the prior with the initial round: this fixture's
+        # edge repair moves no label (TestPhantoms_000 lies on its edge), so no flag is withdrawn
+        assert gate.edge_moves is not None and gate.edge_moves("TestPhantoms_000") is False
+        assert gate.prior_withdrawn == frozenset()
         # the teacher's own decision cannot unflag it
         gate.flag_counts = {}
         gate.load_state_dict({"gate_flag_counts": {"TestPhantoms_001": 1}})

@@ -386,3 +386,43 @@ def test_the_veto_stops_score_flags_at_image_confirmed_labels_only():
         gate.finish_round(RoundPlan(epoch=2), {"agree_overlap": 180, "agree_total": 200})
         assert gate.flagged == expected
         assert any("the image confirms the label (['hard']" in line for line in logs) == veto
+
+
+def test_a_label_qa_prior_flag_is_withdrawn_where_the_edge_repair_moved_the_label():
+    """label-qa judged the annotation; a label the edge repair moved before training is not that annotation any more
+    (``label_qa_withdraw_repaired``). Real edge fits on the benchmark's phantoms: a label dilated by 3 voxels (side 7)
+    is moved, one eroded by 2 and a clean one are not; all three are prior flags. The decision survives a checkpoint."""
+    from dataclasses import replace
+
+    from nnunet_svl.edge.part import EdgeRepairPart
+    from nnunet_svl.parts.base import CaseRound, LabelSpace
+    from nnunet_svl.runtime.config import SVLConfig
+    from nnunet_svl.teacher.part import TeacherGatePart
+    from nnunet_svl.tools.demo_data import make_phantom
+    from nnunet_svl.tools.noise import dilate, erode
+
+    space = LabelSpace((1,), None, False, 2)
+    image, clean = make_phantom(np.random.default_rng(0), (40, 40, 40))
+    labels = {"dilated": dilate(clean == 1, 7), "eroded": erode(clean == 1, 5), "clean": clean == 1,
+              "unflagged": dilate(clean == 1, 7)}
+    prior = frozenset({"dilated", "eroded", "clean"})
+    for withdraw, expected in ((True, {"eroded", "clean"}), (False, set(prior))):
+        cfg = replace(SVLConfig(use_dale=True), label_qa_withdraw_repaired=withdraw)
+        edge = EdgeRepairPart(cfg, space)
+        edge.log = lambda line: None
+        gate = TeacherGatePart(cfg, space, 10, nn.Conv3d(1, 2, 1), prior_flags=prior, edge_fit=edge.fits.get,
+                               edge_moves=edge.moves)
+        logs = []
+        gate.log = logs.append
+        assert gate.flagged == set(prior)                  # before the initial round: the prior as read
+        for name, fg in labels.items():
+            edge.initial_case(CaseRound(case=name, label=fg.astype(np.int16)[None], maps={}, data=image[None]))
+        assert edge.moves("dilated") and edge.moves("unflagged") and not edge.moves("eroded") \
+            and not edge.moves("clean")
+        assert gate.excluded_cases() == expected
+        assert gate.touches(["dilated"]) == (not withdraw) and gate.touches(["eroded"])
+        assert any("withdrawn" in line and "dilated" in line for line in logs) == withdraw
+        resumed = TeacherGatePart(cfg, space, 10, nn.Conv3d(1, 2, 1), prior_flags=prior, edge_fit=edge.fits.get,
+                                  edge_moves=edge.moves)
+        resumed.load_state_dict(gate.state_dict())
+        assert resumed.flagged == expected

@@ -175,6 +175,13 @@ class SVLConfig:
     predictions are flagged by the teacher gate from the first iteration (drawn with ``flagged_case_sampling``;
     disputed voxels and flips follow from the first label round); the teacher's own flags are added to them.
     Empty: off."""
+    label_qa_withdraw_repaired: bool = True
+    """[ours, two-pass] A ``label_qa`` flag is withdrawn when the edge repair moved the case's label before training
+    (``edge_repair``): label-qa judged the annotation, the trainer replaced it, and the teacher gate still judges the
+    repaired label every round. Since 2026-12-03: on mt ρ 0.5 seed 0 the three prior flags of labels the repair moved
+    cost 2.86 points on two training trajectories and the other six flags from iteration 0 cost nothing (+0.32);
+    on dilate ρ 1.0 every prior flag was a moved label (−3.05) (BENCHMARKS.md, fourteenth session). False: every
+    label-qa flag stands (ablation ``_LabelQAAll``, the two-pass trainer before)."""
     correction_max_rounds: int = 0
     """0 = unlimited."""
     round_tile_batch: int = 4

@@ -44,7 +44,8 @@ class TeacherGatePart(MethodPart):
 
     def __init__(self, cfg: SVLConfig, space: LabelSpace, num_epochs: int, network: nn.Module,
                  gather: Callable[[list], list[list]] = lambda items: [items], prior_flags: frozenset = frozenset(),
-                 edge_fit: Optional[Callable[[str], Optional[EdgeFit]]] = None):
+                 edge_fit: Optional[Callable[[str], Optional[EdgeFit]]] = None,
+                 edge_moves: Optional[Callable[[str], Optional[bool]]] = None):
         super().__init__()
         self.cfg = cfg
         self.space = space
@@ -57,6 +58,11 @@ class TeacherGatePart(MethodPart):
         self.prior_flags = frozenset(prior_flags)
         """Cases flagged before training (``label_qa``: nnU-Net's held-out predictions); always flagged."""
         self.flagged: set[str] = set(self.prior_flags)
+        self.edge_moves = edge_moves if cfg.label_qa_withdraw_repaired else None
+        """Whether the edge repair moved a case's label (the edge part's ``moves``; this rank's cases): a prior flag
+        of a moved label is withdrawn once the initial round has fitted every case (``label_qa_withdraw_repaired``)."""
+        self.prior_withdrawn: Optional[frozenset] = None if (self.prior_flags and self.edge_moves) else frozenset()
+        """The prior flags withdrawn because the edge repair moved their labels; None until decided."""
         self.flag_counts: dict[str, int] = {}
         self._scores: dict[str, float] = {}
         self._offsets: dict[str, float] = {}
@@ -125,8 +131,29 @@ class TeacherGatePart(MethodPart):
 
     def excluded_cases(self) -> Optional[set]:
         """With ``flagged_case_sampling`` < 1 the flagged cases (the data loader draws an unflagged case in place of a
-        flagged one with probability 1 − ``flagged_case_sampling``)."""
+        flagged one with probability 1 − ``flagged_case_sampling``). Called on every rank before a round commits (the
+        first: the initial round, after the edge repair), so it may gather."""
+        self._settle_prior()
         return set(self.flagged) if self.cfg.flagged_case_sampling < 1 else None
+
+    def _settle_prior(self) -> None:
+        """Withdraw the prior flags of labels the edge repair moved (once; gathered over ranks, whose edge fits are
+        sharded). A case no rank has fitted yet keeps its flag."""
+        if self.prior_withdrawn is not None:
+            return
+        moved = {c for part in self.gather([(c, bool(self.edge_moves(c))) for c in sorted(self.prior_flags)
+                                            if self.edge_moves(c) is not None])
+                 for c, m in part if m}
+        self._withdraw_prior(frozenset(moved))
+        if moved:
+            self.log(f"label QA prior: {len(moved)} flags withdrawn, the edge repair moved these labels before "
+                     f"training (label-qa judged the annotation): {sorted(moved)}; "
+                     f"{len(self.prior_flags)} prior flags stand {sorted(self.prior_flags)}")
+
+    def _withdraw_prior(self, withdrawn: frozenset) -> None:
+        self.prior_withdrawn = withdrawn
+        self.prior_flags = self.prior_flags - withdrawn
+        self.flagged = {c for c in self.flagged if c not in withdrawn} | self.prior_flags
 
     def touches(self, keys) -> bool:
         """Whether any of these cases is flagged (the method may change only those; the rest train as with
@@ -182,8 +209,13 @@ class TeacherGatePart(MethodPart):
 
     # ------------------------------------------------------------------------------------------ checkpoint
     def state_dict(self) -> dict:
-        return {"gate_flag_counts": dict(self.flag_counts)}
+        state = {"gate_flag_counts": dict(self.flag_counts)}
+        if self.prior_withdrawn:
+            state["gate_prior_withdrawn"] = sorted(self.prior_withdrawn)
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.flag_counts = dict(state.get("gate_flag_counts", {}))
+        if "gate_prior_withdrawn" in state:
+            self._withdraw_prior(frozenset(state["gate_prior_withdrawn"]))
         self.flagged = {c for c, n in self.flag_counts.items() if n >= self.cfg.case_flag_persist} | self.prior_flags

@@ -75,6 +75,8 @@ ABLATION_DOCS: dict[str, str] = {
                      "0.5, the default until 2026-11-30; the default excludes flagged cases)",
     "LabelQA": "two-pass: the cases `nnunet-svl label-qa` flagged from nnU-Net's held-out 5-fold predictions are "
                "flagged from the first iteration (label_qa 'auto': the one label_qa folder of this dataset)",
+    "LabelQAAll": "two-pass with every label-qa flag standing, also of labels the edge repair moved before training "
+                  "(label_qa_withdraw_repaired false: the two-pass trainer until 2026-12-03)",
     "VolumeFlags": "the teacher gate also flags over-drawn cases: the label's boundary 2.5 voxels further outside the "
                    "teacher's expected boundary than the cases judged clean (case_flag_volume_margin 2.5)",
     "EdgeRepair": "the edge repair with one fit-and-move per case (edge_repair_steps 1: the default of 2026-12-01 "
@@ -120,6 +122,7 @@ ABLATIONS: dict[str, dict] = {
     "ArgmaxFlags": dict(case_flag_confidence=0.5),
     "SampleFlagged": dict(flagged_case_sampling=0.5),
     "LabelQA": dict(label_qa="auto"),
+    "LabelQAAll": dict(label_qa="auto", label_qa_withdraw_repaired=False),
     "VolumeFlags": dict(case_flag_volume_margin=2.5),
     "EdgeRepair": dict(edge_repair=True, edge_repair_steps=1),
     "NoEdgeRepair": dict(edge_repair=False),
@@ -142,10 +145,10 @@ ABLATIONS: dict[str, dict] = {
     "OmegaAcrossCases": dict(PAPER, omega_normalisation="class_across_cases"),
     "PaperNoAlignment": dict(PAPER, alignment_weight=0.0),
 }
-RL_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "EdgeRefit", "NoEdgeFlags",
+RL_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "LabelQAAll", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "EdgeRefit", "NoEdgeFlags",
                 "NoEdgeVeto", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
                 "OracleCaseGate", "OracleVoxelGate", "OracleFlags", "OracleFlips")
-DALE_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "EdgeRefit",
+DALE_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "LabelQAAll", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "EdgeRefit",
                   "NoEdgeFlags", "NoEdgeVeto", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases", "PaperNoAlignment")
 
 TRAINERS: dict[str, type] = {}

@@ -1,0 +1,78 @@
+"""#16: how much of a Δ between two trainers on one noise draw is the training trajectory (fourteenth session).
+
+Each (seed, trajectory) is one training run per trainer on the same noisy labels: trajectory 0 is the benchmark's run
+(training seed = seed), trajectory 1 the `@t1` run (training seed + TRAJECTORY_SEED_STEP, same labels, same test set).
+
+    nnunet-svl benchmark --workspace WS --preset cpu --protocols mt --ratios 0.5 --seeds S --no-clean-methods \\
+        --methods "nnUNetTrainer@t1" "nnUNetTrainerSVLDRL@t1" "nnUNetTrainerSVLDRL_LabelQA@t1"
+        # the _LabelQA run needs the seed's label_qa folder under results_seed<S>_t1/<dataset>/<any run>/
+    python benchmarks/label_qa_twopass/trajectories.py WS DATASET:SEED [DATASET:SEED ...]
+
+TRAJS="0" compares the benchmark's runs only (e.g. the rho 1.0 rows, one trajectory).
+With PRIOR=TAG in the environment, the runs of ``prior_subset.py WS SEED DATASET TAG ...`` join as trainer "prior"
+(where they exist for every listed run), with the contrasts prior − one-pass and prior − two-pass.
+
+Prints every run's mean test Dice, each trainer's t1 − t0 (the trajectory's own Δ), and the three contrasts per run
+and pooled over all runs (t interval over test cases × runs; cluster bootstrap over runs).
+"""
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from nnunet_svl.tools.stats import cluster_bootstrap, t_interval
+
+TRAINERS = {"nnUNetTrainer": "nnUNetTrainerBaseline_bench", "one-pass": "nnUNetTrainerSVLDRL_bench",
+            "two-pass": "nnUNetTrainerSVLDRL_LabelQA_bench"}
+CONTRASTS = [("one-pass", "nnUNetTrainer"), ("two-pass", "nnUNetTrainer"), ("two-pass", "one-pass")]
+
+ws = Path(sys.argv[1])
+
+
+PRIOR = os.environ.get("PRIOR")
+if PRIOR:
+    TRAINERS["prior"] = f"prior_{PRIOR}:nnUNetTrainerSVLDRL_LabelQA_bench"
+    CONTRASTS += [("prior", "one-pass"), ("prior", "two-pass")]
+
+
+def dice(seed: int, traj: int, ds: str, trainer: str) -> dict:
+    root, _, trainer = trainer.rpartition(":")
+    run = f"{root}_s{seed}" if root else f"seed{seed}"
+    p = ws / "benchmark_predictions" / f"{run}{'_t%d' % traj if traj else ''}" / ds / trainer / "svl_evaluation.json"
+    ev = json.loads(p.read_text())
+    return {c: float(np.nanmean([m["dice"] for m in v.values()])) for c, v in ev["per_case"].items()}
+
+
+runs = {}
+for arg in sys.argv[2:]:
+    ds, seed = arg.rsplit(":", 1)
+    for traj in map(int, os.environ.get("TRAJS", "0 1").split()):
+        runs[(ds, int(seed), traj)] = {k: dice(int(seed), traj, ds, t) for k, t in TRAINERS.items()}
+
+print("run: mean Dice " + " / ".join(TRAINERS))
+for (ds, seed, traj), d in runs.items():
+    print(f"  {ds} seed {seed} t{traj}: " + " / ".join(f"{np.mean(list(d[k].values())):.4f}" for k in TRAINERS))
+
+print("\nthe trajectory's own delta (t1 - t0, same trainer, same labels), points")
+for ds, seed, traj in runs:
+    if traj == 1:
+        for k in TRAINERS:
+            a, b = runs[(ds, seed, 1)][k], runs[(ds, seed, 0)][k]
+            m, lo, hi, n = t_interval(np.array([a[c] - b[c] for c in sorted(b)]) * 100)
+            print(f"  {ds} seed {seed} {k}: {m:+.2f} [{lo:+.2f}, {hi:+.2f}]")
+
+print("\ncontrasts per run and pooled (points)")
+for a_name, b_name in CONTRASTS:
+    by_run = {}
+    for i, (key, d) in enumerate(runs.items()):
+        a, b = d[a_name], d[b_name]
+        by_run[i] = np.array([a[c] - b[c] for c in sorted(b)]) * 100
+        m, lo, hi, n = t_interval(by_run[i])
+        print(f"  {a_name} - {b_name}, {key[0]} seed {key[1]} t{key[2]}: {m:+.2f} [{lo:+.2f}, {hi:+.2f}]")
+    m, lo, hi, n = t_interval(by_run)
+    boot = cluster_bootstrap(by_run)
+    print(f"  {a_name} - {b_name}, pooled over {len(by_run)} runs x cases (n={n}): {m:+.2f} [{lo:+.2f}, {hi:+.2f}]; "
+          f"bootstrap over runs [{boot[0]:+.2f}, {boot[1]:+.2f}]")
+    print(f"    per-run means: {', '.join(f'{v.mean():+.2f}' for v in by_run.values())}")
