@@ -8,7 +8,8 @@
 #                                                 (2026-11-30 late night, f51f70e: flagged cases excluded by default)
 #   PROFILE=0 WS=/work/bench_ws/wse bash run_timing.sh /work/timing4     (2026-12-02, eleventh session: the default
 #                                                 with the edge repair, in the cpu preset's workspace)
-#   PROFILE=0 WS=/work/bench_ws/wse PLANS=nnUNetPlans bash run_timing.sh /work/timing5     (2026-12-03, fourteenth
+#   PROFILE=0 WS=/work/bench_ws/wse PLANS=nnUNetPlans TRAINERS="nnUNetTrainerBaseline_demo nnUNetTrainerDALE_demo \
+#       nnUNetTrainerSVLDRL_demo" bash run_timing.sh /work/timing5     (2026-12-03, fourteenth
 #                                                 session: nnU-Net's default network for the 40³ phantoms, issue #15)
 OUT=${1:-/work/timing}
 PLANS=${PLANS:-nnUNetPlans_narrow}
@@ -42,7 +43,7 @@ for tr in os.environ["TRAINERS"].split():
     m = json.load(open(f"{out}/measure_{tr}.json"))
     total = float(lg["epoch_end_timestamps"][-1] - lg["epoch_start_timestamps"][0])
     rows[tr] = {"s_per_epoch": float(ep.mean()), "train_s": total, "s_per_epoch_median": float(np.median(ep)), "epochs": len(ep), "peak_rss_mb": m["peak_rss_mb"], "wall_s": m.get("seconds")}
-b = rows["nnUNetTrainerBaseline_bench"]
+b = rows[os.environ["TRAINERS"].split()[0]]   # the first trainer named is the baseline
 for tr, r in rows.items():
     r["time_ratio"] = r["s_per_epoch"] / b["s_per_epoch"]; r["rss_ratio"] = r["peak_rss_mb"] / b["peak_rss_mb"]
 json.dump(rows, open(f"{out}/timing.json", "w"), indent=1)
