@@ -8,6 +8,7 @@ Each (seed, trajectory) is one training run per trainer on the same noisy labels
         # the _LabelQA run needs the seed's label_qa folder under results_seed<S>_t1/<dataset>/<any run>/
     python benchmarks/label_qa_twopass/trajectories.py WS DATASET:SEED [DATASET:SEED ...]
 
+ALL=1 adds the ablation _LabelQAAll as "two-pass-all".
 TRAJS="0" compares the benchmark's runs only (e.g. the rho 1.0 rows, one trajectory).
 With PRIOR=TAG in the environment, the runs of ``prior_subset.py WS SEED DATASET TAG ...`` join as trainer "prior"
 (where they exist for every listed run), with the contrasts prior − one-pass and prior − two-pass.
@@ -27,6 +28,9 @@ from nnunet_svl.tools.stats import cluster_bootstrap, t_interval
 TRAINERS = {"nnUNetTrainer": "nnUNetTrainerBaseline_bench", "one-pass": "nnUNetTrainerSVLDRL_bench",
             "two-pass": "nnUNetTrainerSVLDRL_LabelQA_bench"}
 CONTRASTS = [("one-pass", "nnUNetTrainer"), ("two-pass", "nnUNetTrainer"), ("two-pass", "one-pass")]
+if os.environ.get("ALL"):     # the ablation _LabelQAAll (every label-qa flag stands: the two-pass trainer before
+    TRAINERS["two-pass-all"] = "nnUNetTrainerSVLDRL_LabelQAAll_bench"      # 2026-12-03), where it was run
+    CONTRASTS += [("two-pass", "two-pass-all"), ("two-pass-all", "one-pass")]
 
 ws = Path(sys.argv[1])
 
