@@ -19,11 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from nnunet_svl.runtime.jsonio import read_json
-from nnunet_svl.tools.benchmark import (PRESETS, _dataset_id, _nanmean, _train_and_predict, seed_workspace,
-                                        trainer_class_name)
+from nnunet_svl.tools.benchmark import (PRESETS, _dataset_id, _nanmean, _train_and_predict, plan_dataset,
+                                        seed_workspace, trainer_class_name)
 from nnunet_svl.tools.label_qa import write_ignore_dataset
 from nnunet_svl.tools.pipeline import NNUNetWorkspace
-from nnunet_svl.tools.plans import write_narrow_plans
 from nnunet_svl.tools.raw_dataset import load_raw_dataset
 from nnunet_svl.tools.stats import t_interval
 
@@ -40,10 +39,7 @@ existing = sorted(ws.raw.glob(f"Dataset{ignore_id:03d}_*"))
 ds = existing[0] if existing else write_ignore_dataset(load_raw_dataset(noisy), qa_dir, flagged, ignore_id,
                                                        link_images=True)
 assert read_json(ds / "dataset.json")["svl_label_qa"]["source"] == name, f"{ds} is not {name}'s ignore dataset"
-pre = ws.preprocessed / ds.name
-if not (pre / "nnUNetPlans.json").is_file() or not any(pre.glob(f"nnUNetPlans_{p.configuration}*")):
-    ws.plan_and_preprocess(ignore_id, configurations=(p.configuration,))
-write_narrow_plans(ws.preprocessed, ignore_id, target_plans=p.plans)
+plan_dataset(ws, p, ds, p.configuration)
 
 
 def test_dice(pred_dir: Path) -> dict:

@@ -141,9 +141,7 @@ class TeacherGatePart(MethodPart):
         sharded). A case no rank has fitted yet keeps its flag."""
         if self.prior_withdrawn is not None:
             return
-        moved = {c for part in self.gather([(c, bool(self.edge_moves(c))) for c in sorted(self.prior_flags)
-                                            if self.edge_moves(c) is not None])
-                 for c, m in part if m}
+        moved = {c for part in self.gather([c for c in sorted(self.prior_flags) if self.edge_moves(c)]) for c in part}
         self._withdraw_prior(frozenset(moved))
         if moved:
             self.log(f"label QA prior: {len(moved)} flags withdrawn, the edge repair moved these labels before "

@@ -307,7 +307,6 @@ def _prepare_datasets(ws: NNUNetWorkspace, p: Preset, source: Optional[str], pro
     copy per protocol, ratio and seed (reused when the workspace has it), each planned and preprocessed once.
     Returns (source folder, [(setting key, group, seed, dataset folder)])."""
     from nnunet_svl.tools.demo_data import write_demo_dataset
-    from nnunet_svl.tools.plans import write_narrow_plans
     from nnunet_svl.tools.raw_dataset import find_dataset_folder
 
     # 1. source dataset (clean labels)
@@ -327,15 +326,23 @@ def _prepare_datasets(ws: NNUNetWorkspace, p: Preset, source: Optional[str], pro
 
     # 3. plan and preprocess
     for ds in [src] + [d for *_, d in noisy]:
-        ds_id = _dataset_id(ds)
-        pre = ws.preprocessed / ds.name
-        if not (pre / "nnUNetPlans.json").is_file() or not any(pre.glob(f"nnUNetPlans_{configuration}*")):
-            _progress(f"step 3: nnUNetv2_plan_and_preprocess -d {ds_id} -c {configuration}")
-            ws.plan_and_preprocess(ds_id, configurations=(configuration,))
-        if p.narrow:
-            write_narrow_plans(ws.preprocessed, ds_id, target_plans=p.plans)
+        plan_dataset(ws, p, ds, configuration)
 
     return src, noisy
+
+
+def plan_dataset(ws: NNUNetWorkspace, p: Preset, ds: Path, configuration: str) -> None:
+    """Step 3 of :func:`run_benchmark` for one raw dataset: ``nnUNetv2_plan_and_preprocess`` unless the workspace
+    has it planned and preprocessed for ``configuration``, then the preset's narrow plans (if it uses them)."""
+    from nnunet_svl.tools.plans import write_narrow_plans
+
+    ds_id = _dataset_id(ds)
+    pre = ws.preprocessed / ds.name
+    if not (pre / "nnUNetPlans.json").is_file() or not any(pre.glob(f"nnUNetPlans_{configuration}*")):
+        _progress(f"step 3: nnUNetv2_plan_and_preprocess -d {ds_id} -c {configuration}")
+        ws.plan_and_preprocess(ds_id, configurations=(configuration,))
+    if p.narrow:
+        write_narrow_plans(ws.preprocessed, ds_id, target_plans=p.plans)
 
 
 def evaluation_is_current(evaluation: Path, checkpoint: Path) -> bool:
