@@ -41,19 +41,25 @@ if PRIOR:
     CONTRASTS += [("prior", "one-pass"), ("prior", "two-pass")]
 
 
-def dice(seed: int, traj: int, ds: str, trainer: str) -> dict:
+def evaluation(seed: int, traj: int, ds: str, trainer: str) -> Path:
     root, _, trainer = trainer.rpartition(":")
     run = f"{root}_s{seed}" if root else f"seed{seed}"
-    p = ws / "benchmark_predictions" / f"{run}{'_t%d' % traj if traj else ''}" / ds / trainer / "svl_evaluation.json"
-    ev = json.loads(p.read_text())
+    return ws / "benchmark_predictions" / f"{run}{'_t%d' % traj if traj else ''}" / ds / trainer / "svl_evaluation.json"
+
+
+def dice(path: Path) -> dict:
+    ev = json.loads(path.read_text())
     return {c: float(np.nanmean([m["dice"] for m in v.values()])) for c, v in ev["per_case"].items()}
 
 
-runs = {}
-for arg in sys.argv[2:]:
-    ds, seed = arg.rsplit(":", 1)
-    for traj in map(int, os.environ.get("TRAJS", "0 1").split()):
-        runs[(ds, int(seed), traj)] = {k: dice(int(seed), traj, ds, t) for k, t in TRAINERS.items()}
+keys = [(ds, int(seed), traj) for ds, seed in (a.rsplit(":", 1) for a in sys.argv[2:])
+        for traj in map(int, os.environ.get("TRAJS", "0 1").split())]
+missing = {k for k, t in TRAINERS.items() if not all(evaluation(s, tr, ds, t).is_file() for ds, s, tr in keys)}
+if missing:     # a trainer not evaluated on every listed run is left out, with the contrasts that need it
+    print(f"left out (not evaluated on every run): {sorted(missing)}\n")
+    TRAINERS = {k: t for k, t in TRAINERS.items() if k not in missing}
+    CONTRASTS = [c for c in CONTRASTS if not set(c) & missing]
+runs = {(ds, s, tr): {k: dice(evaluation(s, tr, ds, t)) for k, t in TRAINERS.items()} for ds, s, tr in keys}
 
 print("run: mean Dice " + " / ".join(TRAINERS))
 for (ds, seed, traj), d in runs.items():
