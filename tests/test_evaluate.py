@@ -10,7 +10,7 @@ import pytest
 import SimpleITK as sitk
 
 from nnunet_svl.runtime.errors import SVLInputError
-from nnunet_svl.tools.evaluate import evaluate_folders, format_table, write_results_json
+from nnunet_svl.tools.evaluate import case_means, evaluate_folders, format_table, write_results_json
 from nnunet_svl.tools.metrics import binary_metrics
 
 SPACING_XYZ = (0.5, 1.0, 2.0)  # numpy (z, y, x) axes get spacing (2.0, 1.0, 0.5)
@@ -200,6 +200,23 @@ def test_results_json_writes_nan_as_null(tmp_path, folders):
     assert loaded["per_case"]["case_b"]["tumor"]["hd95"] is None
     assert loaded["per_class"]["liver"]["dice"]["mean"] == pytest.approx(0.9)
     assert format_table(loaded) == format_table(r)
+
+
+def test_case_means_average_the_classes_of_a_case_skipping_undefined_values(tmp_path, folders):
+    pred, ref, dataset_json = folders
+    r = evaluate_folders(pred, ref, dataset_json=dataset_json)
+    out = tmp_path / "svl_evaluation.json"
+    write_results_json(r, out)
+    # case_a: liver 0.8, tumor 1.0 -> 0.9; case_b: liver 1.0, tumor 0.0 -> 0.5
+    assert case_means(r) == pytest.approx({"case_a": 0.9, "case_b": 0.5})
+    # HD95: case_a (4 + 0)/2 = 2; case_b: liver 0, tumor undefined (NaN in memory, null in the file) -> 0 alone
+    assert case_means(r, "hd95") == pytest.approx({"case_a": 2.0, "case_b": 0.0})
+    assert case_means(out, "hd95") == case_means(r, "hd95") and case_means(out) == case_means(r)
+    only_undefined = {"per_case": {"c": {"liver": {"hd95": None}, "tumor": {"hd95": float("nan")}}}}
+    assert math.isnan(case_means(only_undefined, "hd95")["c"])
+    with pytest.raises(SVLInputError, match="evaluation is missing") as e:
+        case_means(tmp_path / "absent.json")
+    assert e.value.path == str(tmp_path / "absent.json") and "nnunet-svl evaluate" in str(e.value)
 
 
 def test_table_lists_cases_classes_and_numbers(folders):

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from nnunet_svl.runtime.jsonio import read_json
-from nnunet_svl.tools.benchmark import (PRESETS, _dataset_id, _nanmean, _train_and_predict, plan_dataset,
+from nnunet_svl.tools.benchmark import (PRESETS, _dataset_id, _train_and_predict, plan_dataset,
                                         seed_workspace, trainer_class_name)
+from nnunet_svl.tools.evaluate import case_means
 from nnunet_svl.tools.label_qa import write_ignore_dataset
 from nnunet_svl.tools.pipeline import NNUNetWorkspace
 from nnunet_svl.tools.raw_dataset import load_raw_dataset
@@ -43,8 +44,7 @@ plan_dataset(ws, p, ds, p.configuration)
 
 
 def test_dice(pred_dir: Path) -> dict:
-    ev = json.loads((pred_dir / "svl_evaluation.json").read_text())
-    return {c: _nanmean([m["dice"] for m in v.values()]) for c, v in ev["per_case"].items()}
+    return case_means(pred_dir / "svl_evaluation.json")
 
 
 report = {"dataset": name, "seed": seed, "ignore_dataset": ds.name, "flagged": flagged, "runs": {}}

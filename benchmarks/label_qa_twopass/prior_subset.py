@@ -10,7 +10,6 @@ test images as the benchmark does.
 Results: WS/results_prior_<NAME>_s<SEED>{,_t1}/ and WS/benchmark_predictions/prior_<NAME>_s<SEED>{,_t1}/.
 Compare with benchmarks/label_qa_twopass/trajectories.py's rows of the same dataset.
 """
-import json
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 from nnunet_svl.runtime.atomic_io import atomic_write_json
 from nnunet_svl.tools.benchmark import (PRESETS, TRAJECTORY_SEED_STEP, _dataset_id, _train_and_predict,
                                         seed_workspace)
+from nnunet_svl.tools.evaluate import case_means
 from nnunet_svl.tools.pipeline import NNUNetWorkspace
 
 ws_root, seed, name, tag, cases = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
@@ -42,6 +42,5 @@ for traj in (0, 1):
     pred_dir = ws.root / "benchmark_predictions" / f"prior_{tag}_s{seed}{suffix}" / name / trainer
     _train_and_predict(sws, ws, p, ds, _dataset_id(ds), trainer, p.configuration, p.fold, "cpu", fold_dir, pred_dir,
                        f"{_dataset_id(ds)}_prior_{tag}_s{seed}{suffix}", f"prior {tag} ({len(cases)} cases) t{traj}")
-    ev = json.loads((pred_dir / "svl_evaluation.json").read_text())
-    mean = np.mean([np.nanmean([m["dice"] for m in v.values()]) for v in ev["per_case"].values()])
+    mean = np.mean(list(case_means(pred_dir / "svl_evaluation.json").values()))
     print(f"prior {tag} {sorted(cases)} on {name}, seed {seed} t{traj}: mean Dice {mean:.4f}", flush=True)

@@ -16,13 +16,13 @@ With PRIOR=TAG in the environment, the runs of ``prior_subset.py WS SEED DATASET
 Prints every run's mean test Dice, each trainer's t1 − t0 (the trajectory's own Δ), and the three contrasts per run
 and pooled over all runs (t interval over test cases × runs; cluster bootstrap over runs).
 """
-import json
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from nnunet_svl.tools.evaluate import case_means
 from nnunet_svl.tools.stats import cluster_bootstrap, t_interval
 
 TRAINERS = {"nnUNetTrainer": "nnUNetTrainerBaseline_bench", "one-pass": "nnUNetTrainerSVLDRL_bench",
@@ -47,11 +47,6 @@ def evaluation(seed: int, traj: int, ds: str, trainer: str) -> Path:
     return ws / "benchmark_predictions" / f"{run}{'_t%d' % traj if traj else ''}" / ds / trainer / "svl_evaluation.json"
 
 
-def dice(path: Path) -> dict:
-    ev = json.loads(path.read_text())
-    return {c: float(np.nanmean([m["dice"] for m in v.values()])) for c, v in ev["per_case"].items()}
-
-
 keys = [(ds, int(seed), traj) for ds, seed in (a.rsplit(":", 1) for a in sys.argv[2:])
         for traj in map(int, os.environ.get("TRAJS", "0 1").split())]
 missing = {k for k, t in TRAINERS.items() if not all(evaluation(s, tr, ds, t).is_file() for ds, s, tr in keys)}
@@ -59,7 +54,7 @@ if missing:     # a trainer not evaluated on every listed run is left out, with 
     print(f"left out (not evaluated on every run): {sorted(missing)}\n")
     TRAINERS = {k: t for k, t in TRAINERS.items() if k not in missing}
     CONTRASTS = [c for c in CONTRASTS if not set(c) & missing]
-runs = {(ds, s, tr): {k: dice(evaluation(s, tr, ds, t)) for k, t in TRAINERS.items()} for ds, s, tr in keys}
+runs = {(ds, s, tr): {k: case_means(evaluation(s, tr, ds, t)) for k, t in TRAINERS.items()} for ds, s, tr in keys}
 
 print("run: mean Dice " + " / ".join(TRAINERS))
 for (ds, seed, traj), d in runs.items():

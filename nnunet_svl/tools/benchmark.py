@@ -395,6 +395,8 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
     every seed (the no-harm check); False: only ``nnUNetTrainer`` (the upper bound), for quick runs. ``verbose``:
     nnU-Net's output on the console instead of live progress lines. ``baseline_trajectories`` K: ``nnUNetTrainer``
     trained K times per setting with different training seeds (module docstring, "Trajectories")."""
+    from nnunet_svl.tools.evaluate import case_means
+
     p = PRESETS[preset]
     configuration = configuration or p.configuration
     fold = p.fold if fold is None else (fold if fold == "all" else int(fold))
@@ -444,8 +446,8 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
         measure = json.loads(measure_file.read_text())
         spe, curves = _epoch_seconds(fold_dir / "checkpoint_final.pth")
         case_ids = list(evaluation["per_case"])
-        per_case = {metric: [_nanmean([m[metric] for m in evaluation["per_case"][c].values()]) for c in case_ids]
-                    for metric in ("dice", "iou", "hd95", "assd")}
+        per_case = {metric: [means[c] for c in case_ids]
+                    for metric, means in ((m, case_means(evaluation, m)) for m in ("dice", "iou", "hd95", "assd"))}
         r = RunResult(dataset=ds.name, method=method, trainer=trainer, noise=noise, per_case=per_case,
                       case_ids=case_ids, seed=seed, group=group, seconds_per_epoch=spe,
                       peak_rss_mb=measure["peak_rss_mb"], cuda_peak_mb=measure.get("cuda_peak_allocated_mb"),

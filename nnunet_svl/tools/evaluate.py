@@ -207,6 +207,19 @@ def write_results_json(result: dict, path: Path) -> None:
     atomic_write_json(path, _nan_to_none(result))
 
 
+def case_means(result: Mapping | Path, metric: str = "dice") -> dict[str, float]:
+    """{case: mean of ``metric`` over the foreground classes} of an :func:`evaluate_folders` result, or of the
+    ``svl_evaluation.json`` it was written to [ours]. Undefined values (NaN, written as null) are skipped; a case with
+    none left is NaN. The one place the benchmark and its scripts turn an evaluation into one number per case."""
+    if not isinstance(result, Mapping):
+        result = read_json(Path(result), what="evaluation", fix_missing="run `nnunet-svl evaluate` on the predictions")
+    means = {}
+    for case, by_class in result["per_case"].items():
+        values = [float(m[metric]) for m in by_class.values() if m[metric] is not None and math.isfinite(m[metric])]
+        means[case] = float(np.mean(values)) if values else float("nan")
+    return means
+
+
 def _fmt(value: float, decimals: int) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.{decimals}f}"
 
