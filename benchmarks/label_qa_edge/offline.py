@@ -8,7 +8,11 @@ the corruption are deterministic: the script checks the regenerated noisy cases 
 Per run: the flags as committed (held-out score only), with the veto (flags minus image-confirmed cases), with the
 veto and the edge-absent flags, and the case AUROC of the score alone and of the image-first ranking
 (edge-absent > no verdict > confirmed, the held-out score within each); the last column counts the labels the edge
-repair would move (a trusted fit more than the tolerance outside the edge), which label-qa does not flag."""
+repair would move (a trusted fit more than the tolerance outside the edge), which label-qa does not flag; the last
+but one, the flags the two-pass trainer keeps since 18b5759 (label_qa_withdraw_repaired: a flag on a label the edge
+repair moves is withdrawn), with the withdrawn count - where that is every flag, the two-pass trainer is the one-pass
+configuration on that run. (The trainer fits the preprocessed image; a fit here on the raw image may differ at the
+tolerance's margin: the training log's "withdrawn" line is the judge.)"""
 from __future__ import annotations
 
 import csv
@@ -52,8 +56,9 @@ def main(scratch: Path) -> None:
         write_demo_dataset(scratch, dataset_id=990, n_train=24, n_test=20, shape=(40, 40, 40))
     next_id = 901
     print("| run | noisy | flagged (score) | flagged (score − confirmed) | + edge-absent | AUROC score | "
-          "AUROC image-first | confirmed noisy / clean | absent noisy / clean | image over-drawn noisy / clean |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "AUROC image-first | confirmed noisy / clean | absent noisy / clean | kept by the rule (withdrawn) | "
+          "image over-drawn noisy / clean |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for protocol, ratio, seed, csv_path, summary_path in RUNS:
         if protocol == "clean":
             ds = src
@@ -97,7 +102,7 @@ def main(scratch: Path) -> None:
             return f"{len(s)} ({tp} noisy)"
         print(f"| {protocol} ρ{ratio:g} s{seed} | {len(noisy)} | {pr(flagged)} | {pr(veto)} | {pr(both)} | "
               f"{a_score:.3f} | {a_img:.3f} | {len(confirmed & noisy)} / {len(confirmed - noisy)} | "
-              f"{len(absent & noisy)} / {len(absent - noisy)} | "
+              f"{len(absent & noisy)} / {len(absent - noisy)} | {pr(both - moved)} ({len(both & moved)}) | "
               f"{len(moved & noisy)} / {len(moved - noisy)} |")
         if protocol == "clean":
             for c in sorted(flagged):

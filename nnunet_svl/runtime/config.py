@@ -223,10 +223,11 @@ class SVLConfig:
 
     # --- misc ---
     seed: int = 12345
-    progress_plot_interval_s: float = 60.0
+    progress_plot_interval_s: float = 300.0
     """progress_svl.png is redrawn at the end of an epoch when this many seconds have passed since it was last drawn,
-    and always after the first and the last epoch (drawing ~20 panels costs ~1.5 s; at 20 s it was 6 % of a CPU
-    benchmark run's wall time, py-spy, BENCHMARKS.md overhead). 0 = every epoch."""
+    and always after the first and the last epoch (drawing ~20 panels costs ~1.5–2.2 s; at 20 s it was 6 % of a CPU
+    benchmark run's wall time, py-spy; at 60 s still ~3 %, cProfile of DALE on nnU-Net's default network, BENCHMARKS.md
+    fifteenth session; at 300 s under 1 %). 0 = every epoch."""
 
     # ------------------------------------------------------------------------------------------------------------
     def validate(self, source: str = "SVLConfig") -> "SVLConfig":
