@@ -9,7 +9,8 @@ Each (seed, trajectory) is one training run per trainer on the same noisy labels
     python benchmarks/label_qa_twopass/trajectories.py WS DATASET:SEED [DATASET:SEED ...]
 
 ALL=1 adds the ablation _LabelQAAll as "two-pass-all".
-TRAJS="0" compares the benchmark's runs only (e.g. the rho 1.0 rows, one trajectory).
+TRAJS="0" compares the benchmark's runs only (e.g. the rho 1.0 rows, one trajectory); DATASET:SEED:0 does so for one
+dataset (e.g. a seed with no @t1 runs pooled with seeds that have both).
 With PRIOR=TAG in the environment, the runs of ``prior_subset.py WS SEED DATASET TAG ...`` join as trainer "prior"
 (where they exist for every listed run), with the contrasts prior − one-pass and prior − two-pass.
 
@@ -47,8 +48,16 @@ def evaluation(seed: int, traj: int, ds: str, trainer: str) -> Path:
     return ws / "benchmark_predictions" / f"{run}{'_t%d' % traj if traj else ''}" / ds / trainer / "svl_evaluation.json"
 
 
-keys = [(ds, int(seed), traj) for ds, seed in (a.rsplit(":", 1) for a in sys.argv[2:])
-        for traj in map(int, os.environ.get("TRAJS", "0 1").split())]
+
+
+def run_keys(arg: str) -> list:
+    """DATASET:SEED -> its runs on the trajectories of TRAJS; DATASET:SEED:T[+T...] -> those trajectories only."""
+    ds, seed, *trajs = arg.split(":")
+    trajs = trajs[0].split("+") if trajs else os.environ.get("TRAJS", "0 1").split()
+    return [(ds, int(seed), int(t)) for t in trajs]
+
+
+keys = [k for a in sys.argv[2:] for k in run_keys(a)]
 missing = {k for k, t in TRAINERS.items() if not all(evaluation(s, tr, ds, t).is_file() for ds, s, tr in keys)}
 if missing:     # a trainer not evaluated on every listed run is left out, with the contrasts that need it
     print(f"left out (not evaluated on every run): {sorted(missing)}\n")
