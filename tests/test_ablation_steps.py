@@ -12,7 +12,7 @@ from conftest import NARROW, NOISY_ID
 from nnunet_svl.trainers.registry import ABLATIONS
 
 ORACLES = {"OracleCaseGate", "OracleVoxelGate", "OracleFlags", "OracleFlips"}     # need the clean labels; trained in test_diagnostics_trainer.py
-NEEDS_QA = {"LabelQA", "LabelQAAll"}                             # needs a label-qa folder; tests/test_label_qa_prior.py
+NEEDS_QA = {"LabelQA", "LabelQAAll", "LabelQAReached"}                           # needs a label-qa folder; tests/test_label_qa_prior.py
 # VA3C_Intensity: the paper's literal intensity action on the VA3C trainer (its kill-and-resume path is VA3C's, run in
 # test_trainers.py)
 TRAINERS = ["nnUNetTrainerVA3C_tiny", "nnUNetTrainerVA3C_Intensity_tiny", "nnUNetTrainerDALE_tiny"] + [

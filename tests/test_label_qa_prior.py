@@ -36,8 +36,11 @@ def test_label_qa_flags_auto_discovery_and_errors(tmp_path):
         label_qa_flags("auto", "Dataset5_X", results)
 
 
-def test_method_trainer_flags_the_label_qa_cases_from_the_start(isolated_results, tmp_path, monkeypatch):
+@pytest.mark.parametrize("only_reached", [False, True])
+def test_method_trainer_flags_the_label_qa_cases_from_the_start(isolated_results, tmp_path, monkeypatch, only_reached):
     from nnunetv2.run.run_training import get_trainer_from_args
+
+    from nnunet_svl.edge.part import EdgeRepairPart
 
     from nnunet_svl.runtime.config import CONFIG_ENV_VAR
     from nnunet_svl.teacher.part import TeacherGatePart
@@ -45,7 +48,7 @@ def test_method_trainer_flags_the_label_qa_cases_from_the_start(isolated_results
     name = noisy_dataset_dir(isolated_results).name
     qa = _summary(tmp_path / "qa", name, ["TestPhantoms_000", "TestPhantoms_not_a_case"])
     cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps({"label_qa": str(qa)}))
+    cfg.write_text(json.dumps({"label_qa": str(qa), "label_qa_withdraw_only_reached": only_reached}))
     monkeypatch.setenv(CONFIG_ENV_VAR, str(cfg))
     trainer = get_trainer_from_args(str(NOISY_ID), "3d_fullres", 4, "nnUNetTrainerSVLDRL_tiny", NARROW,
                                     device=torch.device("cpu"))
@@ -58,6 +61,8 @@ def test_method_trainer_flags_the_label_qa_cases_from_the_start(isolated_results
         # the edge repair's verdicts reach the gate, which settled the prior with the initial round: this fixture's
         # edge repair moves no label (TestPhantoms_000 lies on its edge), so no flag is withdrawn
         assert gate.edge_moves is not None and gate.edge_moves("TestPhantoms_000") is False
+        verdict = EdgeRepairPart.reached_edge if only_reached else EdgeRepairPart.moves
+        assert gate.edge_moves.__func__ is verdict and gate.edge_moves.__self__ is trainer.part(EdgeRepairPart)
         assert gate.prior_withdrawn == frozenset()
         # the teacher's own decision cannot unflag it
         gate.flag_counts = {}

@@ -426,3 +426,38 @@ def test_a_label_qa_prior_flag_is_withdrawn_where_the_edge_repair_moved_the_labe
                                   edge_moves=edge.moves)
         resumed.load_state_dict(gate.state_dict())
         assert resumed.flagged == expected
+
+
+def test_with_only_reached_a_prior_flag_stands_where_the_repair_did_not_reach_the_edge():
+    """``label_qa_withdraw_only_reached``: a moved label's flag is withdrawn only when the fit after the repair's
+    last move lies within the tolerance. Real fits on the benchmark's phantom, ``edge_repair_steps`` 3: a label
+    dilated by 3 voxels (side 7) fits +2.15, +1.30, −0.40 (reached); one dilated by 7 (side 15) fits +3.65, +3.35,
+    +2.30 (moved three times, still beyond the edge: not reached); the clean label is not moved."""
+    from dataclasses import replace
+
+    from nnunet_svl.edge.part import EdgeRepairPart
+    from nnunet_svl.parts.base import CaseRound, LabelSpace
+    from nnunet_svl.runtime.config import SVLConfig
+    from nnunet_svl.teacher.part import TeacherGatePart
+    from nnunet_svl.tools.demo_data import make_phantom
+    from nnunet_svl.tools.noise import dilate
+
+    space = LabelSpace((1,), None, False, 2)
+    image, clean = make_phantom(np.random.default_rng(0), (40, 40, 40))
+    labels = {"side7": dilate(clean == 1, 7), "side15": dilate(clean == 1, 15), "clean": clean == 1}
+    cfg = replace(SVLConfig(use_dale=True), label_qa_withdraw_only_reached=True)
+    assert cfg.edge_repair_steps == 3 and cfg.edge_tolerance == 1.0
+    edge = EdgeRepairPart(cfg, space)
+    edge.log = lambda line: None
+    prior = frozenset(labels)
+    gate = TeacherGatePart(cfg, space, 10, nn.Conv3d(1, 2, 1), prior_flags=prior, edge_fit=edge.fits.get,
+                           edge_moves=edge.reached_edge)
+    gate.log = lambda line: None
+    for name, fg in labels.items():
+        edge.initial_case(CaseRound(case=name, label=fg.astype(np.int16)[None], maps={}, data=image[None]))
+    offsets = {n: [round(f.offset, 2) for f in [edge.fits[n], *edge.refits.get(n, [])]] for n in labels}
+    assert offsets == {"side7": [2.15, 1.3, -0.4], "side15": [3.65, 3.35, 2.3], "clean": [offsets["clean"][0]]}
+    assert edge.moves("side7") and edge.moves("side15") and not edge.moves("clean")
+    assert edge.reached_edge("side7") is True and edge.reached_edge("side15") is False
+    assert edge.reached_edge("clean") is False and edge.reached_edge("never fitted") is None
+    assert gate.excluded_cases() == {"side15", "clean"}

@@ -182,6 +182,13 @@ class SVLConfig:
     cost 2.86 points on two training trajectories and the other six flags from iteration 0 cost nothing (+0.32);
     on dilate ρ 1.0 every prior flag was a moved label (−3.05) (BENCHMARKS.md, fourteenth session). False: every
     label-qa flag stands (ablation ``_LabelQAAll``, the two-pass trainer before)."""
+    label_qa_withdraw_only_reached: bool = False
+    """[ours, two-pass] With ``label_qa_withdraw_repaired``: withdraw a flag only where the repair reached the image's
+    edge (:meth:`nnunet_svl.edge.part.EdgeRepairPart.reached_edge`: the fit after the last move within
+    ``edge_tolerance``); a label still beyond the edge when ``edge_repair_steps`` ran out keeps its flag, as a label
+    the image does not confirm. Ablation ``_LabelQAReached`` (fifteenth session: on mt ρ 0.5 seed 2 withdrawing every
+    moved label's flag cost 5.5 points, and the two labels there whose repair did not reach the edge are the worst
+    repaired, BENCHMARKS.md)."""
     correction_max_rounds: int = 0
     """0 = unlimited."""
     round_tile_batch: int = 4

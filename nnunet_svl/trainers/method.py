@@ -92,7 +92,8 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
             gate = TeacherGatePart(self.cfg, space, self.num_epochs, self.network_module, gather=all_gather_list,
                                    prior_flags=self.label_qa_prior(),
                                    edge_fit=edge.fits.get if self.cfg.edge_repair else None,
-                                   edge_moves=edge.moves if self.cfg.edge_repair else None)
+                                   edge_moves=(edge.reached_edge if self.cfg.label_qa_withdraw_only_reached
+                                               else edge.moves) if self.cfg.edge_repair else None)
             gate.log = self.print_to_log_file
             parts.append(gate)
         if self.cfg.use_dale:

@@ -77,6 +77,9 @@ ABLATION_DOCS: dict[str, str] = {
                "flagged from the first iteration (label_qa 'auto': the one label_qa folder of this dataset)",
     "LabelQAAll": "two-pass with every label-qa flag standing, also of labels the edge repair moved before training "
                   "(label_qa_withdraw_repaired false: the two-pass trainer until 2026-12-03)",
+    "LabelQAReached": "two-pass where a label-qa flag is withdrawn only if the edge repair moved the label to the "
+                      "image's edge (the fit after its last move within the tolerance); a label still beyond the edge "
+                      "when the repair's steps ran out keeps its flag",
     "VolumeFlags": "the teacher gate also flags over-drawn cases: the label's boundary 2.5 voxels further outside the "
                    "teacher's expected boundary than the cases judged clean (case_flag_volume_margin 2.5)",
     "EdgeRepair": "the edge repair with one fit-and-move per case (edge_repair_steps 1: the default of 2026-12-01 "
@@ -123,6 +126,7 @@ ABLATIONS: dict[str, dict] = {
     "SampleFlagged": dict(flagged_case_sampling=0.5),
     "LabelQA": dict(label_qa="auto"),
     "LabelQAAll": dict(label_qa="auto", label_qa_withdraw_repaired=False),
+    "LabelQAReached": dict(label_qa="auto", label_qa_withdraw_only_reached=True),
     "VolumeFlags": dict(case_flag_volume_margin=2.5),
     "EdgeRepair": dict(edge_repair=True, edge_repair_steps=1),
     "NoEdgeRepair": dict(edge_repair=False),
@@ -145,10 +149,10 @@ ABLATIONS: dict[str, dict] = {
     "OmegaAcrossCases": dict(PAPER, omega_normalisation="class_across_cases"),
     "PaperNoAlignment": dict(PAPER, alignment_weight=0.0),
 }
-RL_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "LabelQAAll", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "EdgeRefit", "NoEdgeFlags",
+RL_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "LabelQAAll", "LabelQAReached", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "EdgeRefit", "NoEdgeFlags",
                 "NoEdgeVeto", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
                 "OracleCaseGate", "OracleVoxelGate", "OracleFlags", "OracleFlips")
-DALE_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "LabelQAAll", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "EdgeRefit",
+DALE_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "LabelQAAll", "LabelQAReached", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "EdgeRefit",
                   "NoEdgeFlags", "NoEdgeVeto", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases", "PaperNoAlignment")
 
 TRAINERS: dict[str, type] = {}
