@@ -4,7 +4,8 @@ repaired label? Offline, no training (fifteenth session).
 For every training label the edge repair moves (the trainer's fits, redone on the raw image: repair_to_edge with the
 default config's tolerance, steps, window and sigma), prints: whether label-qa flagged it, its Dice with the clean
 label before and after the repair, and label-qa's held-out score (1 − Dice of the held-out argmax with the label;
-the argmax does not depend on the temperature) of the annotation and of the repaired label; then label-qa's flag rule
+the argmax does not depend on the temperature) of the annotation and of the repaired label, and the fits' offsets
+(reached: the fit after the last move within the tolerance, what _LabelQAReached keeps flags by); label-qa's flag rule
 (flag_cases, k and margin from the run's summary) re-applied with the moved cases scored on their repaired labels.
 
     python benchmarks/label_qa_twopass/repaired_judge.py WS DATASET:SEED [DATASET:SEED ...]
@@ -50,17 +51,20 @@ for arg in sys.argv[2:]:
         if out is label:
             continue
         repaired_scores[case] = 1 - dice(pred, out > 0)
+        last = fits[-1]     # reached: the fit after the last move trusted and within the tolerance (reached_edge)
+        reached = len(fits) > 1 and last.reliable and abs(last.offset) <= cfg.edge_tolerance
         rows.append((case, case in flagged, dice(label > 0, clean), dice(out > 0, clean), scores[case],
-                     repaired_scores[case], dice(pred, clean), int((out != label).sum())))
+                     repaired_scores[case], dice(pred, clean), int((out != label).sum()),
+                     " → ".join(f"{f.offset:+.2f}" for f in fits) + (" (reached)" if reached else " (not reached)")))
     k, margin = summary["flag_rule"]["k"], summary["flag_rule"]["margin"]
     by_score = flag_cases(scores, k=k, margin=margin)
     rejudged = flag_cases({**scores, **repaired_scores}, k=k, margin=margin)
     print(f"{name} (seed {seed}): label-qa flagged {sorted(flagged)}; by the held-out score alone "
           f"{sorted(by_score)}")
     print("| moved case | label-qa flag | Dice annotation / clean | Dice repaired / clean | score annotation | "
-          "score repaired | flagged when re-judged | held-out argmax / clean | voxels moved |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for case, f, d0, d1, s0, s1, dp, n in rows:
+          "score repaired | flagged when re-judged | held-out argmax / clean | voxels moved | edge fits |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for case, f, d0, d1, s0, s1, dp, n, path in rows:
         print(f"| {case} | {'yes' if f else 'no'} | {d0:.3f} | {d1:.3f} | {s0:.3f} | {s1:.3f} | "
-              f"{'yes' if case in rejudged else 'no'} | {dp:.3f} | {n} |")
+              f"{'yes' if case in rejudged else 'no'} | {dp:.3f} | {n} | {path} |")
     print()

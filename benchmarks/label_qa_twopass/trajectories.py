@@ -9,6 +9,7 @@ Each (seed, trajectory) is one training run per trainer on the same noisy labels
     python benchmarks/label_qa_twopass/trajectories.py WS DATASET:SEED [DATASET:SEED ...]
 
 ALL=1 adds the ablation _LabelQAAll as "two-pass-all".
+REACHED=1 adds the ablation _LabelQAReached as "two-pass-reached" (fifteenth session).
 TRAJS="0" compares the benchmark's runs only (e.g. the rho 1.0 rows, one trajectory); DATASET:SEED:0 does so for one
 dataset (e.g. a seed with no @t1 runs pooled with seeds that have both).
 With PRIOR=TAG in the environment, the runs of ``prior_subset.py WS SEED DATASET TAG ...`` join as trainer "prior"
@@ -32,6 +33,13 @@ CONTRASTS = [("one-pass", "nnUNetTrainer"), ("two-pass", "nnUNetTrainer"), ("two
 if os.environ.get("ALL"):     # the ablation _LabelQAAll (every label-qa flag stands: the two-pass trainer before
     TRAINERS["two-pass-all"] = "nnUNetTrainerSVLDRL_LabelQAAll_bench"      # 2026-12-03), where it was run
     CONTRASTS += [("two-pass", "two-pass-all"), ("two-pass-all", "one-pass")]
+
+if os.environ.get("REACHED"):     # the ablation _LabelQAReached (fifteenth session): a flag is withdrawn only where
+    TRAINERS["two-pass-reached"] = "nnUNetTrainerSVLDRL_LabelQAReached_bench"     # the repair reached the edge
+    CONTRASTS += [("two-pass-reached", "nnUNetTrainer"), ("two-pass-reached", "one-pass"),
+                  ("two-pass-reached", "two-pass")]
+    if os.environ.get("ALL"):
+        CONTRASTS += [("two-pass-reached", "two-pass-all")]
 
 ws = Path(sys.argv[1])
 
