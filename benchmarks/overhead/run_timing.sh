@@ -9,8 +9,9 @@
 #   PROFILE=0 WS=/work/bench_ws/wse bash run_timing.sh /work/timing4     (2026-12-02, eleventh session: the default
 #                                                 with the edge repair, in the cpu preset's workspace)
 #   PROFILE=0 WS=/work/bench_ws/wse PLANS=nnUNetPlans TRAINERS="nnUNetTrainerBaseline_demo nnUNetTrainerDALE_demo \
-#       nnUNetTrainerSVLDRL_demo" bash run_timing.sh /work/timing5     (2026-12-03, fourteenth
-#                                                 session: nnU-Net's default network for the 40³ phantoms, issue #15)
+#       nnUNetTrainerSVLDRL_demo" bash run_timing.sh /work/timing5     (2026-12-03, fifteenth
+#                                                 session: nnU-Net's default network for the 40³ phantoms, issue #15;
+#                                                 timing_default_network_cpu.json, epoch_ratio.py)
 OUT=${1:-/work/timing}
 PLANS=${PLANS:-nnUNetPlans_narrow}
 PROFILE=${PROFILE:-1}
