@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from nnunet_svl.edge.boundary import (fit_edge, foreground_box, repair_label, repair_to_edge, replay_repair,
-                                     signed_distance)
+from nnunet_svl.edge.boundary import (EdgeFit, fit_edge, foreground_box, reached_edge, repair_label, repair_to_edge,
+                                     replay_repair, signed_distance)
 
 
 def _cube():
@@ -193,3 +193,20 @@ def test_a_far_over_drawn_phantom_label_needs_more_than_one_step():
     assert replay_repair(same, fits0, tolerance=1.0) is same
     with pytest.raises(ValueError, match="positive integer"):
         repair_to_edge(image[None], given, tolerance=1.0, steps=0)
+
+
+def test_reached_edge_needs_a_move_and_a_trusted_fit_within_the_tolerance_after_it():
+    def fit(offset, reliable=True):
+        return EdgeFit(offset=offset, contrast=1.0, t_value=20.0, core_voxels=500, channel=0, reliable=reliable,
+                       reason="" if reliable else "not trusted")
+
+    tol = 1.0
+    assert not reached_edge([], tol)
+    assert not reached_edge([fit(0.5)], tol)                         # not moved
+    assert not reached_edge([fit(2.0)], tol)                         # moved, nothing checked the result (one step)
+    assert reached_edge([fit(2.0), fit(-0.4)], tol)                  # moved, the next fit on the edge
+    assert reached_edge([fit(2.0), fit(1.3), fit(1.0)], tol)         # the bound is inclusive, as moves() is strict
+    assert not reached_edge([fit(3.6), fit(3.3), fit(2.3)], tol)     # steps ran out beyond the edge
+    assert not reached_edge([fit(2.0), fit(0.2, reliable=False)], tol)
+    assert not reached_edge([fit(2.0), fit(float("nan"))], tol)
+    assert not reached_edge([fit(2.0, reliable=False), fit(0.0)], tol)   # an untrusted first fit moves nothing

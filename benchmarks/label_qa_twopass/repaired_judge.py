@@ -17,19 +17,14 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from nnunet_svl.edge.boundary import repair_to_edge
+from nnunet_svl.edge.boundary import reached_edge, repair_to_edge
 from nnunet_svl.runtime.config import SVLConfig
 from nnunet_svl.teacher.case_flags import flag_cases
 from nnunet_svl.tools.label_qa import _load_probs, held_out_files
+from nnunet_svl.tools.metrics import dice
 
 cfg = SVLConfig()
 ws = Path(sys.argv[1])
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    s = a.sum() + b.sum()
-    return float(2 * (a & b).sum() / s) if s else 1.0
-
 
 for arg in sys.argv[2:]:
     name, seed = arg.rsplit(":", 1)
@@ -51,8 +46,7 @@ for arg in sys.argv[2:]:
         if out is label:
             continue
         repaired_scores[case] = 1 - dice(pred, out > 0)
-        last = fits[-1]     # reached: the fit after the last move trusted and within the tolerance (reached_edge)
-        reached = len(fits) > 1 and last.reliable and abs(last.offset) <= cfg.edge_tolerance
+        reached = reached_edge(fits, cfg.edge_tolerance)
         rows.append((case, case in flagged, dice(label > 0, clean), dice(out > 0, clean), scores[case],
                      repaired_scores[case], dice(pred, clean), int((out != label).sum()),
                      " → ".join(f"{f.offset:+.2f}" for f in fits) + (" (reached)" if reached else " (not reached)")))

@@ -56,8 +56,6 @@ def evaluation(seed: int, traj: int, ds: str, trainer: str) -> Path:
     return ws / "benchmark_predictions" / f"{run}{'_t%d' % traj if traj else ''}" / ds / trainer / "svl_evaluation.json"
 
 
-
-
 def run_keys(arg: str) -> list:
     """DATASET:SEED -> its runs on the trajectories of TRAJS; DATASET:SEED:T[+T...] -> those trajectories only."""
     ds, seed, *trajs = arg.split(":")

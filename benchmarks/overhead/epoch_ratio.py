@@ -31,8 +31,8 @@ for tr in timing:
     rounds[tr] = [float(s) for s in re.findall(r"label round \d+ \([^)]*\): .*, ([0-9.]+) s\n", log)]
 base = next(iter(timing))
 b = epochs[base]
-print(f"| trainer | epochs | s/epoch (mean ± sd) | ratio | 95 % bootstrap over epochs | label rounds (n, s) | "
-      f"ratio without the rounds |")
+print("| trainer | epochs | s/epoch (mean ± sd) | ratio | 95 % bootstrap over epochs | label rounds (n, s) | "
+      "ratio without the rounds |")
 print("|---|---|---|---|---|---|---|")
 for tr, e in epochs.items():
     boot = [rng.choice(e, e.size).mean() / rng.choice(b, b.size).mean() for _ in range(4000)]

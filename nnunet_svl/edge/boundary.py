@@ -239,6 +239,17 @@ def repair_to_edge(image: np.ndarray, label: np.ndarray, tolerance: float, steps
     return out, fits
 
 
+def reached_edge(fits: Sequence[EdgeFit], tolerance: float) -> bool:
+    """Whether a repair with these fits (first fit first, as :func:`repair_to_edge` returns them) moved the label and
+    ended on the image's edge: the first fit moves it and a later fit, the one after the last move, is trusted and
+    within ``tolerance``. False for a label not moved, and for one still beyond the edge when the steps ran out (its
+    last fit moved it and nothing checked the result). [ours]"""
+    if len(fits) < 2 or not fits[0].moves(tolerance):
+        return False
+    last = fits[-1]
+    return bool(last.reliable and np.isfinite(last.offset) and abs(last.offset) <= tolerance)
+
+
 def replay_repair(label: np.ndarray, fits: Sequence[EdgeFit], tolerance: float, valid: Optional[np.ndarray] = None,
                   spacing: Optional[Sequence[float]] = None) -> np.ndarray:
     """The label :func:`repair_to_edge` returned, from its ``fits`` alone (no image): each move is a function of the

@@ -22,7 +22,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from nnunet_svl.edge.boundary import EdgeFit, repair_to_edge, replay_repair
+from nnunet_svl.edge.boundary import EdgeFit, reached_edge, repair_to_edge, replay_repair
 from nnunet_svl.parts.base import CaseRound, LabelSpace, MethodPart, RoundPlan
 from nnunet_svl.runtime.config import SVLConfig
 
@@ -99,15 +99,14 @@ class EdgeRepairPart(MethodPart):
         return fit.moves(self.cfg.edge_tolerance)
 
     def reached_edge(self, case: str) -> Optional[bool]:
-        """Whether the case's label was moved *and* the repair ended on the image's edge: the last fit (after the last
-        move) trusted and within the tolerance. False for a label moved ``edge_repair_steps`` times that still lies
-        beyond the edge (or whose last fit is not trusted): the repair ran out of steps, the label is still judged
-        over-drawn. None when the case was never fitted; False when it was not moved. [ours]"""
+        """Whether the case's label was moved *and* the repair ended on the image's edge
+        (:func:`nnunet_svl.edge.boundary.reached_edge` of its fits). False for a label moved ``edge_repair_steps``
+        times that still lies beyond the edge (or whose last fit is not trusted): the repair ran out of steps, the
+        label is still judged over-drawn. None when the case was never fitted; False when it was not moved. [ours]"""
         moves = self.moves(case)
         if not moves:
             return moves
-        last = (self.refits.get(case) or [self.fits[case]])[-1]
-        return bool(last.reliable and np.isfinite(last.offset) and abs(last.offset) <= self.cfg.edge_tolerance)
+        return reached_edge([self.fits[case], *self.refits.get(case, [])], self.cfg.edge_tolerance)
 
     # ------------------------------------------------------------------------------------------ label rounds
     def initial_case(self, case: CaseRound) -> None:

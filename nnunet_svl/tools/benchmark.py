@@ -446,8 +446,8 @@ def run_benchmark(workspace: Path, source: Optional[str] = None, protocols: Sequ
         measure = json.loads(measure_file.read_text())
         spe, curves = _epoch_seconds(fold_dir / "checkpoint_final.pth")
         case_ids = list(evaluation["per_case"])
-        per_case = {metric: [means[c] for c in case_ids]
-                    for metric, means in ((m, case_means(evaluation, m)) for m in ("dice", "iou", "hd95", "assd"))}
+        means = {metric: case_means(evaluation, metric) for metric in ("dice", "iou", "hd95", "assd")}
+        per_case = {metric: [by_case[c] for c in case_ids] for metric, by_case in means.items()}
         r = RunResult(dataset=ds.name, method=method, trainer=trainer, noise=noise, per_case=per_case,
                       case_ids=case_ids, seed=seed, group=group, seconds_per_epoch=spe,
                       peak_rss_mb=measure["peak_rss_mb"], cuda_peak_mb=measure.get("cuda_peak_allocated_mb"),

@@ -89,11 +89,15 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
             edge.log = self.print_to_log_file
             parts.append(edge)
         if self.cfg.case_gate:
+            # which moved labels' label-qa flags are withdrawn: every moved label's, or only those the repair brought
+            # to the image's edge (label_qa_withdraw_only_reached)
+            withdraws = None
+            if self.cfg.edge_repair:
+                withdraws = edge.reached_edge if self.cfg.label_qa_withdraw_only_reached else edge.moves
             gate = TeacherGatePart(self.cfg, space, self.num_epochs, self.network_module, gather=all_gather_list,
                                    prior_flags=self.label_qa_prior(),
                                    edge_fit=edge.fits.get if self.cfg.edge_repair else None,
-                                   edge_moves=(edge.reached_edge if self.cfg.label_qa_withdraw_only_reached
-                                               else edge.moves) if self.cfg.edge_repair else None)
+                                   edge_moves=withdraws)
             gate.log = self.print_to_log_file
             parts.append(gate)
         if self.cfg.use_dale:
