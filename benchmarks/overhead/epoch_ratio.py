@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
+
+from epoch_times import epoch_seconds, training_logging   # this script's folder is on sys.path
 
 out = Path(sys.argv[1])
 plans = sys.argv[2] if len(sys.argv) > 2 else "nnUNetPlans_narrow"
@@ -24,9 +25,7 @@ timing = json.loads((out / "timing.json").read_text())
 rng = np.random.default_rng(0)
 epochs, rounds = {}, {}
 for tr in timing:
-    ck = next((out / "results").glob(f"*/{tr}__{plans}__3d_fullres/fold_all/checkpoint_final.pth"))
-    lg = torch.load(ck, map_location="cpu", weights_only=False)["logging"]
-    epochs[tr] = np.array(lg["epoch_end_timestamps"]) - np.array(lg["epoch_start_timestamps"])
+    epochs[tr] = epoch_seconds(training_logging(out, tr, plans))
     log = (out / f"train_{tr}.log").read_text()
     rounds[tr] = [float(s) for s in re.findall(r"label round \d+ \([^)]*\): .*, ([0-9.]+) s\n", log)]
 base = next(iter(timing))

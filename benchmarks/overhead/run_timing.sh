@@ -33,20 +33,4 @@ for tr in $TRAINERS; do
   fi
   echo "$tr done $(date)"
 done
-OUT=$OUT DS=$DS TRAINERS="$TRAINERS" PLANS=$PLANS python - <<'PY'
-import json, os, torch, numpy as np
-out = os.environ["OUT"]
-rows = {}
-for tr in os.environ["TRAINERS"].split():
-    ck = torch.load(f"{out}/results/{os.environ['DS']}/{tr}__{os.environ['PLANS']}__3d_fullres/fold_all/checkpoint_final.pth", map_location="cpu", weights_only=False)
-    lg = ck["logging"]
-    ep = np.array(lg["epoch_end_timestamps"]) - np.array(lg["epoch_start_timestamps"])
-    m = json.load(open(f"{out}/measure_{tr}.json"))
-    total = float(lg["epoch_end_timestamps"][-1] - lg["epoch_start_timestamps"][0])
-    rows[tr] = {"s_per_epoch": float(ep.mean()), "train_s": total, "s_per_epoch_median": float(np.median(ep)), "epochs": len(ep), "peak_rss_mb": m["peak_rss_mb"], "wall_s": m.get("seconds")}
-b = rows[os.environ["TRAINERS"].split()[0]]   # the first trainer named is the baseline
-for tr, r in rows.items():
-    r["time_ratio"] = r["s_per_epoch"] / b["s_per_epoch"]; r["rss_ratio"] = r["peak_rss_mb"] / b["peak_rss_mb"]
-json.dump(rows, open(f"{out}/timing.json", "w"), indent=1)
-print(json.dumps(rows, indent=1))
-PY
+python $CODE/benchmarks/overhead/epoch_times.py $OUT $PLANS $TRAINERS     # -> $OUT/timing.json
