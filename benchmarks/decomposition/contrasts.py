@@ -15,8 +15,8 @@ is not evidence of an effect.
 """
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from collections import defaultdict
 
 from nnunet_svl.tools.stats import compare_to_baseline, paired_differences
@@ -53,11 +53,12 @@ def per_case(reports: list, group: str = "mt_r0.5") -> dict:
     return out
 
 
-def main(argv: list) -> None:
-    group = "mt_r0.5"
-    if argv[:1] == ["--group"]:
-        group, argv = argv[1], argv[2:]
-    values = per_case([json.load(open(p)) for p in argv], group)
+def main(argv: list | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("reports", nargs="+", help="benchmark.json files; several: their runs are merged")
+    parser.add_argument("--group", default="mt_r0.5", help="protocol_ratio setting, e.g. dilate_r0.5 (default mt_r0.5)")
+    args = parser.parse_args(argv)
+    values = per_case([json.load(open(p)) for p in args.reports], args.group)
     print("| mechanism | contrast | seeds | n | Δ (pts) | 95 % t | 95 % bootstrap | per seed |")
     print("|---|---|---|---|---|---|---|---|")
     for label, a, b in CONTRASTS:
@@ -73,4 +74,4 @@ def main(argv: list) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()
