@@ -10,9 +10,11 @@ S=${S:-0}
 P=${P:-mt}
 R=${R:-0.5}
 M=${M:-"nnUNetTrainer nnUNetTrainerSVLDRL_LabelQA"}
-DS=$(basename $(ls -d $WS/raw/Dataset*_SVLDemo_${P}_r${R/./p}_s$S))
+RN=${R/./p}; RN=${RN%p0}              # the benchmark's dataset names: r0p5, r1 (R=1.0 or 1)
+DS=$(basename "$(ls -d $WS/raw/Dataset*_SVLDemo_${P}_r${RN}_s$S 2>/dev/null)")
+[ -n "$DS" ] || { echo "no raw dataset ${P} r${RN} s$S in $WS/raw: run the benchmark command above first"; exit 1; }
 RUN=$WS/results_seed$S/$DS/nnUNetTrainerBaseline_bench__nnUNetPlans_narrow__3d_fullres
-OUT=$WS/report_twopass_${P}_r${R/./p}_s$S
+OUT=$WS/report_twopass_${P}_r${RN}_s$S
 set -ex
 if [[ " $M " != *_LabelQA* ]]; then   # no two-pass trainer named: only the benchmark (e.g. the one-pass default)
   nnunet-svl benchmark --workspace $WS --preset cpu --protocols $P --ratios $R --methods $M --no-clean-methods \
