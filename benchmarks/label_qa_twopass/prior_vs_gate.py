@@ -35,10 +35,10 @@ EPOCH = re.compile(r": Epoch (\d+)\s*$")
 WITHDRAWN = re.compile(r"label QA prior: \d+ flags withdrawn, .*?: (\[[^\]]*\]);")
 
 
-def gate_history(log: Path) -> list[tuple[int, set]]:
-    """[(epoch, flagged cases)] of every decided teacher-gate round in a training log, in order."""
+def gate_history(log_text: str) -> list[tuple[int, set]]:
+    """[(epoch, flagged cases)] of every decided teacher-gate round in a run's training logs, in order."""
     epoch, out = -1, []
-    for line in log.read_text().splitlines():
+    for line in log_text.splitlines():
         if m := EPOCH.search(line):
             epoch = int(m.group(1))
         elif m := FLAGGED.search(line):
@@ -46,12 +46,14 @@ def gate_history(log: Path) -> list[tuple[int, set]]:
     return out
 
 
-def training_log(ws: Path, seed: int, traj: int, ds: str, trainer: str) -> Path:
+def training_log(ws: Path, seed: int, traj: int, ds: str, trainer: str) -> str:
+    """The run's training logs in time order, joined (a resumed run has one per start; nnU-Net names them by the
+    start time, so the names sort in time order)."""
     folder = ws / f"results_seed{seed}{'_t%d' % traj if traj else ''}" / ds / RUN.format(trainer=trainer) / "fold_all"
-    logs = sorted(folder.glob("training_log_*.txt"))
+    logs = sorted(folder.glob("training_log_*.txt"), key=lambda p: [int(x) for x in re.findall(r"\d+", p.name)])
     if not logs:
         raise SystemExit(f"{folder}: no training log (run the benchmark of {trainer} on this draw first)")
-    return logs[-1]
+    return "\n".join(p.read_text() for p in logs)
 
 
 def mean_dice(ws: Path, seed: int, traj: int, ds: str, trainer: str) -> dict:
@@ -76,7 +78,7 @@ def main(argv: list) -> None:
         manifest = json.loads((ws / "raw" / ds / "noise_manifest.json").read_text())["cases"]
         prior = set(qa["flagged"])
         noisy = {c for c, rec in manifest.items() if rec.get("noisy")}
-        two_log = training_log(ws, seed, traj, ds, TWO_PASS).read_text()
+        two_log = training_log(ws, seed, traj, ds, TWO_PASS)
         withdrawn = set(ast.literal_eval(m.group(1))) if (m := WITHDRAWN.search(two_log)) else set()
         standing = prior - withdrawn
         history = gate_history(training_log(ws, seed, traj, ds, ONE_PASS))

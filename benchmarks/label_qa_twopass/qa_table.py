@@ -1,11 +1,13 @@
 """#16 item 4: label-qa's own figures, one row per `nnunet-svl label-qa` summary.json (benchmark datasets, run with
-``--clean-labels``; a clean dataset's summary has no AUROCs and its row says how many cases were flagged).
+``--clean-labels``; a clean dataset's summary has no AUROCs and its row says how many cases were flagged; at ρ 1.0
+every case is noisy and the case AUROC is undefined, n/a, left out of the mean).
 
 usage: python qa_table.py SUMMARY.json...   (a markdown table on stdout; mean of each column over the rows last)
 """
 from __future__ import annotations
 
 import json
+import math
 import sys
 
 COLUMNS = [("case AUROC", "case_auroc"), ("voxel AUROC", "voxel_auroc"), ("P@k", "precision_at_k"),
@@ -13,7 +15,8 @@ COLUMNS = [("case AUROC", "case_auroc"), ("voxel AUROC", "voxel_auroc"), ("P@k",
 
 
 def main(paths: list[str]) -> None:
-    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"   # noqa: E731
+    defined = lambda v: v is not None and math.isfinite(v)   # noqa: E731  (case AUROC: NaN when every case is noisy)
+    fmt = lambda v: f"{v:.3f}" if defined(v) else "n/a"   # noqa: E731
     print("| dataset | T | flagged / cases (noisy) | " + " | ".join(c for c, _ in COLUMNS) + " |")
     print("|---" * (3 + len(COLUMNS)) + "|")
     rows = [json.load(open(p)) for p in paths]
@@ -23,7 +26,7 @@ def main(paths: list[str]) -> None:
               + " | ".join(fmt(d.get(k)) for _, k in COLUMNS) + " |")
     means = []
     for _, k in COLUMNS:
-        vals = [d[k] for d in rows if d.get(k) is not None]
+        vals = [d[k] for d in rows if defined(d.get(k))]
         means.append(fmt(sum(vals) / len(vals)) if vals else "n/a")
     print(f"| mean of {len(rows)} | | {sum(len(d['flagged']) for d in rows)} flagged | " + " | ".join(means) + " |")
 
