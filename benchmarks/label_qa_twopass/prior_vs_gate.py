@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnunet_svl.tools.benchmark import trajectory_suffix
 from nnunet_svl.tools.evaluate import case_means
 
 ONE_PASS, TWO_PASS = "nnUNetTrainerSVLDRL_bench", "nnUNetTrainerSVLDRL_LabelQA_bench"
@@ -49,7 +50,7 @@ def gate_history(log_text: str) -> list[tuple[int, set]]:
 def training_log(ws: Path, seed: int, traj: int, ds: str, trainer: str) -> str:
     """The run's training logs in time order, joined (a resumed run has one per start; nnU-Net names them by the
     start time, so the names sort in time order)."""
-    folder = ws / f"results_seed{seed}{'_t%d' % traj if traj else ''}" / ds / RUN.format(trainer=trainer) / "fold_all"
+    folder = ws / f"results_seed{seed}{trajectory_suffix(traj)}" / ds / RUN.format(trainer=trainer) / "fold_all"
     logs = sorted(folder.glob("training_log_*.txt"), key=lambda p: [int(x) for x in re.findall(r"\d+", p.name)])
     if not logs:
         raise SystemExit(f"{folder}: no training log (run the benchmark of {trainer} on this draw first)")
@@ -57,7 +58,7 @@ def training_log(ws: Path, seed: int, traj: int, ds: str, trainer: str) -> str:
 
 
 def mean_dice(ws: Path, seed: int, traj: int, ds: str, trainer: str) -> dict:
-    run = f"seed{seed}{'_t%d' % traj if traj else ''}"
+    run = f"seed{seed}{trajectory_suffix(traj)}"
     return case_means(ws / "benchmark_predictions" / run / ds / trainer / "svl_evaluation.json")
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnunet_svl.tools.benchmark import trajectory_suffix
 from nnunet_svl.tools.evaluate import case_means
 from nnunet_svl.tools.stats import cluster_bootstrap, t_interval
 
@@ -53,7 +54,7 @@ if PRIOR:
 def evaluation(seed: int, traj: int, ds: str, trainer: str) -> Path:
     root, _, trainer = trainer.rpartition(":")
     run = f"{root}_s{seed}" if root else f"seed{seed}"
-    return ws / "benchmark_predictions" / f"{run}{'_t%d' % traj if traj else ''}" / ds / trainer / "svl_evaluation.json"
+    return ws / "benchmark_predictions" / f"{run}{trajectory_suffix(traj)}" / ds / trainer / "svl_evaluation.json"
 
 
 def run_keys(arg: str) -> list:
