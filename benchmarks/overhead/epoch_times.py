@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nnunet_svl.tools.benchmark import epoch_durations
+
 
 def training_logging(out: Path, trainer: str, plans: str) -> dict:
     """nnU-Net's ``logging`` dict of ``trainer``'s fold_all run under ``out/results/<dataset>/``."""
@@ -22,8 +24,8 @@ def training_logging(out: Path, trainer: str, plans: str) -> dict:
 
 
 def epoch_seconds(logging: dict) -> np.ndarray:
-    """Each epoch's seconds, end minus start timestamp (a label round runs inside its epoch)."""
-    return np.array(logging["epoch_end_timestamps"]) - np.array(logging["epoch_start_timestamps"])
+    """Each epoch's seconds (the benchmark's :func:`nnunet_svl.tools.benchmark.epoch_durations`), as an array."""
+    return np.array(epoch_durations(logging))
 
 
 def timing_rows(out: Path, plans: str, trainers: list[str]) -> dict:

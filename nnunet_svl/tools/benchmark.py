@@ -139,13 +139,18 @@ def _progress(msg: str) -> None:
     print(f"[benchmark {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
+def epoch_durations(logging: dict) -> list[float]:
+    """Each epoch's seconds from nnU-Net's checkpoint ``logging``: end minus start timestamp (a label round runs
+    inside the epoch that ends it)."""
+    return [e - s for s, e in zip(logging["epoch_start_timestamps"], logging["epoch_end_timestamps"])]
+
+
 def _epoch_seconds(checkpoint_path: Path) -> tuple[float, dict]:
     import torch
 
     ckpt = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
     log = ckpt["logging"]
-    starts, ends = log["epoch_start_timestamps"], log["epoch_end_timestamps"]
-    durations = [e - s for s, e in zip(starts, ends)]
+    durations = epoch_durations(log)
     curves = {}
     for key, values in log.items():
         if key in ("epoch_start_timestamps", "epoch_end_timestamps"):
