@@ -19,21 +19,19 @@ import numpy as np
 
 
 def damage(datasets: list) -> dict:
-    dice, ratios, grown, shrunk, erased = [], [], 0, 0, 0
+    dice, ratios = [], []
     for ds in datasets:
         manifest = json.loads((ds / "noise_manifest.json").read_text())
-        records = [rec for rec in manifest["cases"].values() if rec.get("noisy")]
-        for rec, (cls, op) in ((rec, item) for rec in records for item in rec["operations"].items()):
-            dice.append(rec["dice"][cls])
-            ratio = op["voxels_after"] / max(op["voxels_before"], 1)
-            ratios.append(ratio)
-            grown += ratio > 1
-            shrunk += ratio < 1
-            erased += ratio < 0.1
-    r = np.maximum(np.asarray(ratios, float), 1e-3)
+        for rec in (rec for rec in manifest["cases"].values() if rec.get("noisy")):
+            for cls, op in rec["operations"].items():
+                dice.append(rec["dice"][cls])
+                ratios.append(op["voxels_after"] / max(op["voxels_before"], 1))
+    ratios = np.asarray(ratios, float)
+    r = np.maximum(ratios, 1e-3)
     return {"datasets": len(datasets), "noisy_labels": len(dice), "dice_noisy_clean": float(np.mean(dice)),
-            "grown": int(grown), "shrunk": int(shrunk), "volume_ratio_geomean": float(np.exp(np.log(r).mean())),
-            "volume_ratio_median": float(np.median(r)), "erased": int(erased)}
+            "grown": int((ratios > 1).sum()), "shrunk": int((ratios < 1).sum()),
+            "volume_ratio_geomean": float(np.exp(np.log(r).mean())), "volume_ratio_median": float(np.median(r)),
+            "erased": int((ratios < 0.1).sum())}
 
 
 def main(argv=None) -> int:
