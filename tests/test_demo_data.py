@@ -103,6 +103,24 @@ def test_same_seed_gives_identical_arrays_and_other_seed_differs(demo, tmp_path)
     assert not np.array_equal(a["labelsTr/SVLDemo_000.nii.gz"], other["labelsTr/SVLDemo_000.nii.gz"])
 
 
+def test_a_fainter_lesion_changes_the_image_not_the_label():
+    """``lesion_contrast_sd`` scales only the lesion's brightening: same draw, same label; the image differs by
+    (c1 − c0)·noise sd · the blurred lesion, so inside the lesion by about that and far outside it by nothing."""
+    from nnunet_svl.tools.demo_data import LESION_CONTRAST_SD, NOISE_SD
+
+    img_a, lab_a = make_phantom(np.random.default_rng(5), (32, 32, 32))
+    img_b, lab_b = make_phantom(np.random.default_rng(5), (32, 32, 32), lesion_contrast_sd=1.0)
+    assert np.array_equal(lab_a, lab_b)
+    diff = img_a - img_b
+    core = ndimage.binary_erosion(lab_a == 1, iterations=3)
+    far = ~ndimage.binary_dilation(lab_a == 1, iterations=6)
+    assert core.any() and far.any()
+    # the bias field multiplies the image by exp(±0.25) at most
+    expected = (LESION_CONTRAST_SD - 1.0) * NOISE_SD
+    assert 0.75 * expected < float(np.median(diff[core])) < 1.3 * expected
+    assert float(np.abs(diff[far]).max()) < 0.05 * expected
+
+
 def test_one_class_dataset_and_phantom_speed(tmp_path):
     folder = write_demo_dataset(tmp_path, dataset_id=7, name="One", n_train=1, n_test=0, shape=(16, 16, 16))
     assert json.loads((folder / "dataset.json").read_text())["labels"] == {"background": 0, "lesion": 1}
@@ -129,7 +147,8 @@ def test_refuses_to_overwrite_unless_asked(demo, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, match", [({"num_classes": 3}, "num_classes"), ({"dataset_id": 1000}, "1..999"),
-                                           ({"shape": (8, 16, 16)}, "at least 16"), ({"name": "a b"}, "name")])
+                                           ({"shape": (8, 16, 16)}, "at least 16"), ({"name": "a b"}, "name"),
+                                           ({"lesion_contrast_sd": 0.0}, "lesion contrast")])
 def test_bad_arguments_are_input_errors(tmp_path, kwargs, match):
     with pytest.raises(SVLInputError, match=match):
         write_demo_dataset(tmp_path, **kwargs)

@@ -41,13 +41,15 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo_dataset(args: argparse.Namespace) -> int:
-    from nnunet_svl.tools.demo_data import write_demo_dataset
+    from nnunet_svl.tools.demo_data import LESION_CONTRAST_SD, write_demo_dataset
     from nnunet_svl.tools.workspace import raw_root_from_env
 
     raw_root = Path(args.raw_root) if args.raw_root else raw_root_from_env()
     folder = write_demo_dataset(raw_root, dataset_id=args.dataset_id, name=args.name, n_train=args.n_train,
                                 n_test=args.n_test, shape=tuple(args.shape), num_classes=args.num_classes,
-                                seed=args.seed)
+                                seed=args.seed,
+                                lesion_contrast_sd=LESION_CONTRAST_SD if args.lesion_contrast is None
+                                else args.lesion_contrast)
     print(f"wrote {folder}")
     return 0
 
@@ -199,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="image size in voxels (default 48 48 48)")
     s.add_argument("--num-classes", type=int, default=1, choices=(1, 2), help="foreground classes (default 1)")
     s.add_argument("--seed", type=int, default=0, help="random seed of the phantoms (default 0)")
+    s.add_argument("--lesion-contrast", type=float, metavar="SD",
+                   help="the lesion's brightening in units of the image noise's sd (default 1.75; lower = fainter "
+                        "edges)")
     s.set_defaults(func=_cmd_demo_dataset)
 
     s = sub.add_parser("corrupt", help="write a NEW dataset whose training labels are corrupted by a noise protocol")

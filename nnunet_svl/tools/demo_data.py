@@ -64,9 +64,10 @@ def _lesion_field(rng: np.random.Generator, grid: np.ndarray, shape: np.ndarray,
     return field
 
 
-def make_phantom(rng: np.random.Generator, shape_zyx: tuple[int, int, int], num_classes: int = 1
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """(image float32, label uint8), arrays in SimpleITK (z, y, x) order."""
+def make_phantom(rng: np.random.Generator, shape_zyx: tuple[int, int, int], num_classes: int = 1,
+                 lesion_contrast_sd: float = LESION_CONTRAST_SD) -> tuple[np.ndarray, np.ndarray]:
+    """(image float32, label uint8), arrays in SimpleITK (z, y, x) order. ``lesion_contrast_sd``: the lesion's
+    brightening in units of the noise sd (lower = a fainter edge; the random draws do not depend on it)."""
     shape = np.array(shape_zyx, dtype=float)
     grid = np.indices(shape_zyx, dtype=np.float32) + 0.5
     n_voxels = float(np.prod(shape))
@@ -102,7 +103,7 @@ def make_phantom(rng: np.random.Generator, shape_zyx: tuple[int, int, int], num_
     def soft(mask: np.ndarray, sigma: float) -> np.ndarray:
         return ndimage.gaussian_filter(mask.astype(np.float32), sigma)
 
-    contrast = LESION_CONTRAST_SD * NOISE_SD
+    contrast = float(lesion_contrast_sd) * NOISE_SD
     body_soft = soft(body, 1.0)
     image = AIR + (TISSUE - AIR) * body_soft
     image += 4.0 * _smooth_noise(rng, shape_zyx, 1.5) * body_soft
@@ -136,10 +137,12 @@ def _write_case(folder: Path, split: str, case: str, image: np.ndarray, label: n
 
 def write_demo_dataset(raw_root: Path, dataset_id: int = 990, name: str = "SVLDemo", n_train: int = 12,
                        n_test: int = 6, shape: tuple[int, int, int] = (48, 48, 48), num_classes: int = 1,
-                       seed: int = 0, overwrite: bool = False) -> Path:
+                       seed: int = 0, overwrite: bool = False,
+                       lesion_contrast_sd: float = LESION_CONTRAST_SD) -> Path:
     """Write ``raw_root/Dataset{id:03d}_{name}`` (nnU-Net v2 raw format) and return its path.
 
-    ``shape`` is (X, Y, Z) in voxels, as SimpleITK reports the image size. Same arguments ⇒ identical arrays.
+    ``shape`` is (X, Y, Z) in voxels, as SimpleITK reports the image size. Same arguments ⇒ identical arrays; the
+    labels do not depend on ``lesion_contrast_sd`` (only the image's lesion brightening does).
     The folder is built beside the target and renamed into place; an existing target is refused unless
     ``overwrite`` (a folder with the same id but another name is always refused: nnU-Net could not tell them apart).
     """
@@ -156,6 +159,9 @@ def write_demo_dataset(raw_root: Path, dataset_id: int = 990, name: str = "SVLDe
     if len(shape) != 3 or min(shape) < 16:
         raise SVLInputError(None, f"shape {tuple(shape)} must be three sizes of at least 16 voxels",
                             "pass e.g. --shape 48 48 48")
+    if not 0.0 < float(lesion_contrast_sd) <= 20.0:
+        raise SVLInputError(None, f"lesion contrast {lesion_contrast_sd} must be in (0, 20] noise sd",
+                            f"pass e.g. {LESION_CONTRAST_SD} (the default)")
     if not name or not all(ch.isalnum() or ch in "-_" for ch in name):
         raise SVLInputError(None, f"dataset name {name!r} must be letters, digits, '-' or '_'", "pass e.g. SVLDemo")
     target = raw_root / f"Dataset{dataset_id:03d}_{name}"
@@ -175,7 +181,7 @@ def write_demo_dataset(raw_root: Path, dataset_id: int = 990, name: str = "SVLDe
         for split, split_code, first, count in (("Tr", 0, 0, n_train), ("Ts", 1, n_train, n_test)):
             for i in range(first, first + count):
                 rng = np.random.default_rng([seed, split_code, i])
-                image, label = make_phantom(rng, shape_zyx, num_classes)
+                image, label = make_phantom(rng, shape_zyx, num_classes, lesion_contrast_sd)
                 origin = tuple(float(o) for o in np.round(np.array(BASE_ORIGIN) + rng.uniform(-5, 5, 3), 2))
                 _write_case(tmp, split, f"{name}_{i:03d}", image, label, origin)
         labels = {"background": 0, "lesion": 1}
@@ -186,7 +192,9 @@ def write_demo_dataset(raw_root: Path, dataset_id: int = 990, name: str = "SVLDe
                               converted_by="nnunet_svl.tools.demo_data",
                               description="Synthetic lesion phantoms with blurred boundaries, bias field and noise",
                               numTest=n_test, svl_demo={"seed": seed, "shape": list(map(int, shape)),
-                                                        "num_classes": num_classes})
+                                                        "num_classes": num_classes,
+                                                        **({} if lesion_contrast_sd == LESION_CONTRAST_SD else
+                                                           {"lesion_contrast_sd": float(lesion_contrast_sd)})})
         if target.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=raw_root))
             os.replace(target, trash / target.name)
