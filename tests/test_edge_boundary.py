@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from nnunet_svl.edge.boundary import (EdgeFit, fit_edge, foreground_box, reached_edge, repair_label, repair_to_edge,
-                                     replay_repair, signed_distance)
+from nnunet_svl.edge.boundary import (EdgeFit, fit_edge, foreground_box, on_edge_step_reference, reached_edge,
+                                     repair_label, repair_to_edge, replay_repair, signed_distance)
 
 
 def _cube():
@@ -210,3 +210,84 @@ def test_reached_edge_needs_a_move_and_a_trusted_fit_within_the_tolerance_after_
     assert not reached_edge([fit(2.0), fit(0.2, reliable=False)], tol)
     assert not reached_edge([fit(2.0), fit(float("nan"))], tol)
     assert not reached_edge([fit(2.0, reliable=False), fit(0.0)], tol)   # an untrusted first fit moves nothing
+
+
+def test_moves_with_z_needs_the_offset_beyond_the_tolerance_by_z_standard_errors():
+    def fit(offset, se, reliable=True):
+        return EdgeFit(offset=offset, contrast=1.0, t_value=20.0, core_voxels=500, channel=0, reliable=reliable,
+                       reason="" if reliable else "not trusted", offset_se=se)
+
+    assert fit(2.0, 0.5).moves(1.0) and fit(2.0, 0.5).moves(1.0, 1.0)       # 2.0 − 1·0.5 = 1.5 > 1
+    assert not fit(2.0, 0.5).moves(1.0, 2.5)                                 # 2.0 − 2.5·0.5 = 0.75
+    assert not fit(2.0, 1.0).moves(1.0, 1.0)                                 # 1.0 is not beyond the tolerance
+    assert fit(2.0, float("nan")).moves(1.0) and not fit(2.0, float("nan")).moves(1.0, 1.0)
+    assert not fit(2.0, 0.1, reliable=False).moves(1.0, 1.0)
+    # a fit saved before offset_se existed loads with NaN: it moves only with z = 0
+    old = {"offset": 2.0, "contrast": 1.0, "t_value": 20.0, "core_voxels": 500, "channel": 0, "reliable": True,
+           "reason": ""}
+    assert np.isnan(EdgeFit(**old).offset_se) and EdgeFit(**old).moves(1.0)
+    # a judge rejects the first fit: nothing moves (replay and repair alike); the refits follow once it accepts
+    label = np.zeros((30, 30, 30), dtype=np.int16)
+    label[5:25, 5:25, 5:25] = 1
+    first, refit = fit(2.0, 0.5), fit(1.5, 5.0)
+    once = repair_label(label, first, 1.0)
+    twice = repair_label(once, refit, 1.0)
+    assert (once > 0).sum() < (label > 0).sum() and (twice > 0).sum() < (once > 0).sum()
+    assert np.array_equal(replay_repair(label, [first, refit], 1.0, judge=lambda f: f.moves(1.0, 1.0)), twice)
+    assert replay_repair(label, [fit(2.0, 1.5), refit], 1.0, judge=lambda f: f.moves(1.0, 1.0)) is label
+
+
+def test_offset_standard_error_is_the_octant_jackknife_by_hand(monkeypatch):
+    """Four octants of 100 voxels each, the voxels of octant k at distance k, and a stand-in step fit that returns
+    the mean distance of the voxels it is given: leaving out octant k gives e = (0+1+2+3 − k)/3 = 2, 5/3, 4/3, 1;
+    ē = 1.5; SE² = (4 − 1)/4 · (0.5² + (1/6)² + (1/6)² + 0.5²) = 0.41667, SE = 0.6455."""
+    import nnunet_svl.edge.boundary as boundary
+
+    monkeypatch.setattr(boundary, "_fit_channel", lambda d, y, window, sigma, step: (float(d.mean()), 1.0, 9.0, 0.0))
+    corners = [(-1, -1, -1), (-1, -1, 1), (-1, 1, -1), (-1, 1, 1)]     # octant codes 0, 1, 2, 3 about their mean
+    positions = np.repeat(np.array(corners, dtype=float), 100, axis=0)
+    d = np.repeat(np.arange(4, dtype=float), 100)
+    se = boundary.offset_standard_error(d, np.zeros_like(d), positions, 8.0, 1.5, 0.05)
+    assert se == pytest.approx(np.sqrt(0.75 * (0.25 + 1 / 36 + 1 / 36 + 0.25)), rel=1e-12)
+    assert se == pytest.approx(0.6455, abs=1e-4)
+    # an octant under MIN_OCTANT_VOXELS is no group; fewer than two groups: NaN
+    few = np.r_[np.zeros(100), np.ones(boundary.MIN_OCTANT_VOXELS - 1)]
+    pos = np.r_[np.tile([[-1.0, -1.0, -1.0]], (100, 1)), np.tile([[1.0, 1.0, 1.0]], (boundary.MIN_OCTANT_VOXELS - 1, 1))]
+    assert np.isnan(boundary.offset_standard_error(few, few, pos, 8.0, 1.5, 0.05))
+
+
+def test_the_offset_standard_error_grows_as_the_edge_fades():
+    """A label 2 voxels outside a sphere's edge: a strong step pins its offset in every octant, a faint one lets the
+    octants disagree, and the jackknife's standard error follows (noise sd 10; steps of 40 and 6)."""
+    for seed in (0, 1):
+        strong, r, _ = _sphere_case(10.0, seed=seed, inside=140.0)
+        faint, _, _ = _sphere_case(10.0, seed=seed, inside=106.0)
+        se_strong = fit_edge(strong, r < 12.0).offset_se
+        se_faint = fit_edge(faint, r < 12.0).offset_se
+        assert 0.0 < se_strong < 0.1 and se_faint > 2.5 * se_strong
+
+
+def test_on_edge_step_reference_by_hand():
+    """The median t of the trusted fits within the tolerance, when at least 4 of them and half of the trusted fits
+    lie on the edge; NaN otherwise."""
+    on = {f"on{i}": (o, t, True) for i, (o, t) in enumerate([(0.2, 10.0), (-0.8, 12.0), (1.0, 8.0), (-1.0, 30.0)])}
+    past = {"past0": (2.5, 40.0, True), "past1": (1.5, 25.0, True)}
+    untrusted = {"u0": (0.0, 3.0, False), "u1": (float("nan"), 0.0, False)}
+    assert on_edge_step_reference({**on, **past, **untrusted}, 1.0) == 11.0        # median of 8, 10, 12, 30
+    assert np.isnan(on_edge_step_reference({**on, **past, "past2": (3.0, 50.0, True), "past3": (1.2, 20.0, True),
+                                            "past4": (4.0, 60.0, True)}, 1.0))  # 4 on the edge of 9 trusted
+    assert on_edge_step_reference({**on, **past, "past2": (3.0, 50.0, True), "past3": (1.2, 20.0, True),
+                                   "past4": (4.0, 60.0, True)}, 1.0, min_share=0.4) == 11.0
+    assert np.isnan(on_edge_step_reference({k: on[k] for k in list(on)[:3]}, 1.0))  # 3 on the edge: too few
+
+
+def test_a_judge_keeps_a_label_the_first_fit_would_move():
+    """repair_to_edge with a judge that rejects the first fit: the label comes back as the same object, with the one
+    fit that was rejected; accepted, it moves as without a judge."""
+    image, r, true = _sphere_case(10.0)
+    label = (r < 13.0).astype(np.int16)
+    free, free_fits = repair_to_edge(image, label, 1.0, 3)
+    kept, kept_fits = repair_to_edge(image, label, 1.0, 3, judge=lambda f: False)
+    assert free is not label and kept is label and len(kept_fits) == 1 and kept_fits[0] == free_fits[0]
+    same, same_fits = repair_to_edge(image, label, 1.0, 3, judge=lambda f: True)
+    assert np.array_equal(same, free) and same_fits == free_fits

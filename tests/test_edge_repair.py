@@ -96,6 +96,52 @@ def test_with_refit_steps_the_part_moves_again_and_replays_without_the_image():
     assert restored.refits == {} and restored.fits == part.fits
 
 
+def _sphere_at(grow: float, contrast: float, seed: int):
+    g = np.indices((40, 40, 40)).astype(float) + 0.5
+    r = np.sqrt(((g - 20.0) ** 2).sum(0))
+    image = 100.0 + contrast * ndimage.gaussian_filter((r < 9.0).astype(float), 1.2)
+    image += 5.0 * np.random.default_rng(seed).standard_normal(image.shape)
+    return image[None].astype(np.float32), (r < 9.0 + grow).astype(np.int16)[None]
+
+
+@pytest.mark.parametrize("ratio", [2.0, 0.0])
+def test_a_label_is_moved_only_where_its_step_is_twice_the_on_edge_labels(ratio):
+    """Four labels on their edge (step t 34-38, median 35.9), one drawn 3 voxels past a strong edge (t 125: the whole
+    step) and one 2 voxels past a faint edge (t 31, offset +1.5: trusted and beyond the tolerance, yet a step no
+    stronger than an on-edge label's). The dataset's reference, gathered before the initial round, keeps the faint
+    one in place; with ``edge_step_ratio`` 0 (``_EdgeAnyStep``) the offset alone moves both."""
+    cases = {f"on{s}": _sphere_at(0.0, 20.0, s) for s in range(4)}
+    cases["strong"] = _sphere_at(3.0, 20.0, 4)
+    cases["faint"] = _sphere_at(2.0, 6.0, 5)
+    gathered = []
+    part = EdgeRepairPart(SVLConfig(edge_repair=True, edge_step_ratio=ratio), BINARY,
+                          gather=lambda items: gathered.append(items) or [items])
+    logs = []
+    part.log = logs.append
+    part.prepare_initial(list(cases), lambda c: (cases[c][0], cases[c][1], None))
+    if ratio == 0:
+        assert gathered == [] and np.isnan(part.step_reference)
+    else:
+        assert sorted(c for c, _ in gathered[0]) == sorted(cases)           # every case of this rank, gathered once
+        assert part.step_reference == pytest.approx(np.median([f[1] for c, f in gathered[0] if c.startswith("on")]))
+        assert 34.0 < part.step_reference < 38.5 and "4 of 6 labels lie on their image's edge" in logs[0]
+    out = {}
+    for c, (data, label) in cases.items():
+        case = CaseRound(case=c, label=label, maps={}, data=data)
+        part.initial_case(case)
+        out[c] = case.label is not label
+    assert out == {"on0": False, "on1": False, "on2": False, "on3": False, "strong": True, "faint": ratio == 0}
+    assert part.fits["faint"].moves(SVLConfig().edge_tolerance)               # the offset alone would move it
+    assert part.moves("faint") is (ratio == 0) and part.moves("strong") is True
+    # the reference is kept in the checkpoint: a resumed run judges the same (and replays without the image)
+    restored = EdgeRepairPart(SVLConfig(edge_repair=True, edge_step_ratio=ratio), BINARY)
+    restored.load_state_dict(part.state_dict())
+    assert restored.moves("faint") is (ratio == 0)
+    ref = {"given": cases["faint"][1]}
+    restored.update_case(RoundPlan(epoch=3), CaseRound(case="faint", label=cases["faint"][1], maps={}, reference=ref))
+    assert (ref["given"] is cases["faint"][1]) is (ratio != 0)
+
+
 def test_two_foreground_classes_are_left_alone_with_a_note():
     part = EdgeRepairPart(SVLConfig(edge_repair=True),
                           LabelSpace(foreground_labels=(1, 2), ignore_label=None, has_regions=False, num_heads=3))

@@ -21,7 +21,7 @@ from nnunet_svl.edge.boundary import MIN_STEP_T
 from nnunet_svl.teacher.case_flags import flag_edge_absent, image_confirmed
 
 GATE = re.compile(r"teacher gate: (\d+) of (\d+) cases flagged \((\[.*?\])\)")
-EDGE = re.compile(r"edge repair: (\S+): edge offset ([-+0-9.na]+) voxels.*?\(t ([0-9.inf]+), channel (-?\d+)\)(.*?); "
+EDGE = re.compile(r"edge repair: (\S+): edge offset ([-+0-9.na]+)(?: ± [0-9.na]+)? voxels.*?\(t ([0-9.inf]+), channel (-?\d+)\)(.*?); "
                   r"(\d+) voxels moved")
 
 

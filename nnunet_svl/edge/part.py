@@ -9,6 +9,12 @@ on the repaired label *is* the case's given label: the data loader serves it fro
 this part hands it to the teacher gate (which re-derives each case from its given label) in place of the annotation.
 A case the fit leaves alone keeps its annotation, bit for bit (no harm by construction where nothing moves).
 
+Which labels are over-drawn is decided once for the dataset (:meth:`EdgeRepairPart.prepare_initial`, before the
+initial round): every case's first fit, gathered over the ranks, gives the step strength of the labels on their edge
+(:func:`~nnunet_svl.edge.boundary.on_edge_step_reference`), and a label is moved only where its own step is at least
+``edge_step_ratio`` times that (:meth:`EdgeRepairPart.over_drawn`): a label past its edge shows the whole step, one
+whose fit merely lands inside a faint edge does not.
+
 The fits are deterministic functions of the preprocessed image and the given label, cached per case (and kept in the
 checkpoint so a resumed run logs the same); a rank that never fitted a case (DDP shards) fits it when it needs it.
 
@@ -22,9 +28,11 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from nnunet_svl.edge.boundary import EdgeFit, reached_edge, repair_to_edge, replay_repair
+from nnunet_svl.edge.boundary import (EdgeFit, fit_edge, on_edge_step_reference, reached_edge, repair_to_edge,
+                                      replay_repair)
 from nnunet_svl.parts.base import CaseRound, LabelSpace, MethodPart, RoundPlan
 from nnunet_svl.runtime.config import SVLConfig
+from nnunet_svl.runtime.distributed import rank_and_world, shard
 
 
 class EdgeRepairPart(MethodPart):
@@ -32,9 +40,14 @@ class EdgeRepairPart(MethodPart):
     initial_rounds = 1
     initial_kind = "edge_repair"
 
-    def __init__(self, cfg: SVLConfig, space: LabelSpace, spacing: Optional[Sequence[float]] = None) -> None:
+    def __init__(self, cfg: SVLConfig, space: LabelSpace, spacing: Optional[Sequence[float]] = None,
+                 gather: Callable[[list], list[list]] = lambda items: [items]) -> None:
         super().__init__()
         self.cfg = cfg
+        self.gather = gather
+        self.step_reference: float = float("nan")
+        """The on-edge labels' median step t (:meth:`prepare_initial`); NaN: none (too few labels on their edge, the
+        rule off, or a run that started before it existed): the offset alone decides."""
         self.space = space
         self.spacing = None if spacing is None else [float(s) for s in spacing]
         self.fits: dict[str, EdgeFit] = {}
@@ -67,7 +80,7 @@ class EdgeRepairPart(MethodPart):
                 self._told = True
             return given
         label = given[0]
-        if case in self.fits and not self.fits[case].moves(self.cfg.edge_tolerance):
+        if case in self.fits and not self.over_drawn(self.fits[case]):
             return given
         cached = self._moved.get(case)
         if cached is not None and cached[0] == label.shape:
@@ -77,13 +90,14 @@ class EdgeRepairPart(MethodPart):
         valid = self.space.valid(label)
         if case in self.fits:
             out = replay_repair(label, [self.fits[case], *self.refits.get(case, [])], self.cfg.edge_tolerance,
-                                valid=valid, spacing=self.spacing)
+                                valid=valid, spacing=self.spacing, judge=self.over_drawn)
         elif data is None:
             raise ValueError(f"edge repair: case {case!r} has no fit and no image to fit it on (CaseRound.data is "
                              f"None); the label-round engine passes each case's image to the parts")
         else:
             out, fits = repair_to_edge(data, label, self.cfg.edge_tolerance, self.cfg.edge_repair_steps, valid=valid,
-                                       spacing=self.spacing, window=self.cfg.edge_window, sigma=self.cfg.edge_sigma)
+                                       spacing=self.spacing, judge=self.over_drawn, window=self.cfg.edge_window,
+                                       sigma=self.cfg.edge_sigma)
             self.fits[case], self.refits[case] = fits[0], fits[1:]
         if out is label:
             return given
@@ -91,12 +105,46 @@ class EdgeRepairPart(MethodPart):
         return out[None].astype(given.dtype)
 
     def moves(self, case: str) -> Optional[bool]:
-        """Whether the case's label is moved to the image's edge (its fit trusted and beyond the tolerance: the case
-        is judged over-drawn); None when the case was never fitted."""
+        """Whether the case's label is moved to the image's edge (:meth:`over_drawn` of its first fit: the case is
+        judged over-drawn); None when the case was never fitted."""
         fit = self.fits.get(case)
         if fit is None or self.unsupported:
             return None
-        return fit.moves(self.cfg.edge_tolerance)
+        return self.over_drawn(fit)
+
+    def over_drawn(self, fit: EdgeFit) -> bool:
+        """Whether a case's first fit judges its label over-drawn [ours]: trusted, its offset beyond
+        ``edge_tolerance`` (by ``edge_offset_z`` standard errors), and its step's t at least ``edge_step_ratio`` ×
+        :attr:`step_reference` where the dataset has one."""
+        if not fit.moves(self.cfg.edge_tolerance, self.cfg.edge_offset_z):
+            return False
+        ratio = self.cfg.edge_step_ratio
+        return not (ratio > 0 and np.isfinite(self.step_reference) and fit.t_value < ratio * self.step_reference)
+
+    def prepare_initial(self, cases: Sequence[str], load_case: Callable) -> None:
+        """Before the initial round: this rank's share of the first fits, gathered over the ranks, sets
+        :attr:`step_reference` (:func:`nnunet_svl.edge.boundary.on_edge_step_reference`). Each case is loaded and
+        fitted once more in the round itself (the fit is deterministic)."""
+        if self.unsupported or self.cfg.edge_step_ratio <= 0:
+            return
+        rank, world = rank_and_world()
+        mine = []
+        for case in shard(list(cases), rank, world):
+            data, label, _ = load_case(case)
+            lab = np.asarray(label)[0]
+            fit = fit_edge(data, lab > 0, valid=self.space.valid(lab), spacing=self.spacing,
+                           window=self.cfg.edge_window, sigma=self.cfg.edge_sigma)
+            mine.append((case, (fit.offset, fit.t_value, fit.reliable)))
+        fits = dict(item for part in self.gather(mine) for item in part)
+        self.step_reference = on_edge_step_reference(fits, self.cfg.edge_tolerance)
+        on_edge = sum(bool(r) and np.isfinite(o) and abs(o) <= self.cfg.edge_tolerance for o, _, r in fits.values())
+        if np.isfinite(self.step_reference):
+            self.log(f"edge repair: {on_edge} of {len(fits)} labels lie on their image's edge, median step t "
+                     f"{self.step_reference:.1f}; a label is moved only where its step's t is at least "
+                     f"{self.cfg.edge_step_ratio:g} x that (edge_step_ratio)")
+        else:
+            self.log(f"edge repair: {on_edge} of {len(fits)} labels lie on their image's edge, too few for a step "
+                     f"reference; the offset alone decides")
 
     def reached_edge(self, case: str) -> Optional[bool]:
         """Whether the case's label was moved *and* the repair ended on the image's edge
@@ -116,7 +164,8 @@ class EdgeRepairPart(MethodPart):
         if fit is not None:
             moved = int((case.label != before).sum()) if case.label is not before else 0
             later = "".join(f", then {f.offset:+.2f}" for f in self.refits.get(case.case, []))
-            self.log(f"edge repair: {case.case}: edge offset {fit.offset:+.2f} voxels{later} (t {fit.t_value:.1f}, "
+            self.log(f"edge repair: {case.case}: edge offset {fit.offset:+.2f} ± {fit.offset_se:.2f} voxels{later} "
+                     f"(t {fit.t_value:.1f}, "
                      f"channel {fit.channel}){'' if fit.reliable else ' not trusted: ' + fit.reason}; "
                      f"{moved} voxels moved to background")
 
@@ -133,9 +182,11 @@ class EdgeRepairPart(MethodPart):
     # ------------------------------------------------------------------------------------------ checkpoint
     def state_dict(self) -> dict:
         return {"edge_fits": {c: asdict(f) for c, f in self.fits.items()},
-                "edge_refits": {c: [asdict(f) for f in fits] for c, fits in self.refits.items() if fits}}
+                "edge_refits": {c: [asdict(f) for f in fits] for c, fits in self.refits.items() if fits},
+                "edge_step_reference": self.step_reference}
 
     def load_state_dict(self, state: dict) -> None:
         self._moved = {}
         self.fits = {c: EdgeFit(**f) for c, f in state.get("edge_fits", {}).items()}
         self.refits = {c: [EdgeFit(**f) for f in fits] for c, fits in state.get("edge_refits", {}).items()}
+        self.step_reference = float(state.get("edge_step_reference", float("nan")))

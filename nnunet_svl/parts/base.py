@@ -16,7 +16,7 @@ Nothing here imports nnU-Net; parts are testable with plain tensors and arrays.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -159,6 +159,10 @@ class MethodPart:
         """Teacher gate [ours, METHOD §5]: whether a batch holds a case the method may change (a flagged case). The
         per-iteration work of a part runs only on such batches; the rest train with nnU-Net's own loss and cost what
         they cost in nnUNetTrainer. None: every batch is the part's."""
+
+    def prepare_initial(self, cases: Sequence[str], load_case: Callable) -> None:
+        """Before the initial round of a fresh run, on every rank (it may gather): what the part must know of the
+        whole dataset before it changes any case's label (the edge repair's step reference). Default: nothing."""
 
     def batch_is_mine(self, batch: "Batch") -> bool:
         """Without the teacher gate every batch; with it, a batch holding a flagged case (host-side: the case ids)."""

@@ -201,6 +201,9 @@ class LabelRoundEngine:
         if not parts or self.store.current_round > 0:
             return
 
+        for part in parts:
+            part.prepare_initial(cases, load_case)
+
         def init_case(case: str, round_index: int) -> dict:
             data, label, _ = load_case(case)
             cr = CaseRound(case=case, label=label, maps={}, data=data)

@@ -147,6 +147,21 @@ class SVLConfig:
     and moved again while it still lies more than ``edge_tolerance`` outside the edge. A label the first fit leaves
     alone is never re-fitted, so clean labels are untouched as with one step. 3 by default since 2026-12-01 (fifth
     session; BENCHMARKS.md, "Refit steps"); ``_EdgeRepair`` pins the one step of the fourth session's default."""
+    edge_step_ratio: float = 2.0
+    """[ours] A label is judged over-drawn (and moved) only where its first fit's step t is at least this times the
+    median t of the dataset's labels that lie on their edge (``edge.boundary.on_edge_step_reference``: at least 4
+    and half of the trusted fits; with fewer the offset alone decides). A label past its edge shows the whole step,
+    about twice an on-edge label's t; where the lesion's edge is faint a clean label's fit can land a voxel or more
+    inside it with an on-edge label's step (phantoms at 0.75–1.0 noise sd of lesion contrast: clean candidates
+    0.6–1.7 ×, over-drawn labels ≥ 2.4 ×). Default since 2026-12-03 (BENCHMARKS.md, "The edge repair at a fainter
+    lesion contrast"); 0 = the offset alone (ablation ``_EdgeAnyStep``, the default before)."""
+    edge_offset_z: float = 0.0
+    """[ours] Standard errors by which the first edge fit's offset must exceed ``edge_tolerance`` before a label is
+    moved (``EdgeFit.moves``; the error is the jackknife over the label's octants, ``edge.boundary.
+    offset_standard_error``). 0 = not required (the default). Ablation ``_EdgePrecise`` 1.0, measured and not
+    adopted: offline it kept the clean labels of one faint phantom draw in place but not of two others (the step rule
+    kept all three), and in training it traded dilate ρ 1.0 (+2.32 over the default, 3 seeds) against markov ρ 1.0
+    (−2.09) (BENCHMARKS.md, "The edge repair at a fainter lesion contrast")."""
     edge_window: float = 8.0
     """How deep inside the label the edge is searched, voxels."""
     edge_sigma: float = 1.5
@@ -270,6 +285,10 @@ class SVLConfig:
         if not (math.isfinite(self.edge_tolerance) and self.edge_tolerance >= 0 and math.isfinite(self.edge_window)
                 and self.edge_window > 2 and math.isfinite(self.edge_sigma) and self.edge_sigma > 0):
             bad("edge_tolerance", "edge_tolerance >= 0, edge_window > 2 and edge_sigma > 0 are required")
+        if not (math.isfinite(self.edge_step_ratio) and self.edge_step_ratio >= 0):
+            bad("edge_step_ratio", "must be >= 0 (0 = the offset alone decides)")
+        if not (math.isfinite(self.edge_offset_z) and self.edge_offset_z >= 0):
+            bad("edge_offset_z", "must be >= 0 (0 = the offset alone decides)")
         if int(self.edge_repair_steps) != self.edge_repair_steps or self.edge_repair_steps < 1:
             bad("edge_repair_steps", "a positive integer is required")
         if not (math.isfinite(self.case_flag_volume_margin) and self.case_flag_volume_margin >= 0):

@@ -85,7 +85,7 @@ class nnUNetTrainerSVLMethod(nnUNetTrainerSVLBase):
         space = self.label_space
         parts: list[MethodPart] = []
         if self.cfg.edge_repair:          # first: every later part sees the repaired label as the given one
-            edge = EdgeRepairPart(self.cfg, space, spacing=self.configuration_manager.spacing)
+            edge = EdgeRepairPart(self.cfg, space, spacing=self.configuration_manager.spacing, gather=all_gather_list)
             edge.log = self.print_to_log_file
             parts.append(edge)
         if self.cfg.case_gate:

@@ -10,7 +10,9 @@ Naming follows nnU-Net's variants: ``<method>[_<ablation>][_<budget>]``.
   intensity-state action), ``_NoContinuity`` (λ_C = 0), ``_RewardMap`` (pixelRL's reward-map convolution),
   ``_NoAlignment`` (DALE without the Wasserstein alignment), ``_NoEdgeRepair`` (labels not moved to the image's
   edge before training, nnunet_svl/edge), ``_EdgeRepair`` (one fit-and-move per case: the default of
-  2026-12-01 before the refit steps; ``_EdgeRefit`` is the default's 3 steps), ``_NoEdgeFlags`` (the gate does
+  2026-12-01 before the refit steps; ``_EdgeRefit`` is the default's 3 steps), ``_EdgeAnyStep`` (a label is moved whatever its step's strength:
+  the default before 2026-12-03), ``_EdgePrecise`` (the first fit must exceed the tolerance by a jackknife standard
+  error), ``_NoEdgeFlags`` (the gate does
   not flag labels whose boundary has no intensity step), ``_NoEdgeVeto`` (it flags image-confirmed labels);
 * budgets (``nnunet_svl.trainers.budgets``): ``_tiny`` (tests), ``_demo`` (the demo job), ``_bench`` (CPU benchmark);
   no suffix = nnU-Net's default budget (1000 epochs × 250 iterations).
@@ -88,6 +90,10 @@ ABLATION_DOCS: dict[str, str] = {
                    "(case_flag_edge_absent off; _NoEdgeFlags with _NoEdgeVeto is the default before 2026-12-02)",
     "NoEdgeVeto": "the teacher gate's score flags cases whose label lies on a trusted image edge too "
                   "(case_flag_edge_veto off; before 2026-12-02 the default did)",
+    "EdgePrecise": "the edge repair also needs the first fit's offset beyond the tolerance by one jackknife standard "
+                   "error (edge_offset_z 1.0; measured, not adopted: dilate rho 1.0 +2.3, markov rho 1.0 -2.1)",
+    "EdgeAnyStep": "the default until 2026-12-03: the edge repair moves every label whose trusted fit lies beyond "
+                   "the tolerance, whatever its step's strength (edge_step_ratio 0)",
     "NoEdgeRepair": "the default until 2026-12-01: labels are not moved to the image's edge before training "
                     "(edge_repair off)",
     "EdgeRefit": "the default since 2026-12-01 (fifth session; edge_repair_steps 3, kept so that the benchmark "
@@ -130,6 +136,8 @@ ABLATIONS: dict[str, dict] = {
     "VolumeFlags": dict(case_flag_volume_margin=2.5),
     "EdgeRepair": dict(edge_repair=True, edge_repair_steps=1),
     "NoEdgeRepair": dict(edge_repair=False),
+    "EdgePrecise": dict(edge_offset_z=1.0),
+    "EdgeAnyStep": dict(edge_step_ratio=0.0),
     "NoEdgeFlags": dict(case_flag_edge_absent=False),
     "NoEdgeVeto": dict(case_flag_edge_veto=False),
     "EdgeRefit": dict(edge_repair_steps=3),
@@ -149,11 +157,11 @@ ABLATIONS: dict[str, dict] = {
     "OmegaAcrossCases": dict(PAPER, omega_normalisation="class_across_cases"),
     "PaperNoAlignment": dict(PAPER, alignment_weight=0.0),
 }
-RL_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "LabelQAAll", "LabelQAReached", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "EdgeRefit", "NoEdgeFlags",
-                "NoEdgeVeto", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
+RL_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "LabelQAAll", "LabelQAReached", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "EdgeRefit", "EdgePrecise",
+                "EdgeAnyStep", "NoEdgeFlags", "NoEdgeVeto", "NoWarmup", "Intensity", "NoContinuity", "RewardMap", "NoCorrection", "DetachedHead",
                 "OracleCaseGate", "OracleVoxelGate", "OracleFlags", "OracleFlips")
 DALE_ABLATIONS = ("Paper", "ArgmaxFlags", "SampleFlagged", "LabelQA", "LabelQAAll", "LabelQAReached", "VolumeFlags", "EdgeRepair", "NoEdgeRepair", "EdgeRefit",
-                  "NoEdgeFlags", "NoEdgeVeto", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases", "PaperNoAlignment")
+                  "EdgePrecise", "EdgeAnyStep", "NoEdgeFlags", "NoEdgeVeto", "NoAlignment", "FuzzyFromStart", "OmegaAcrossCases", "PaperNoAlignment")
 
 TRAINERS: dict[str, type] = {}
 
