@@ -5,17 +5,17 @@
 C=$1; W=$2; D="$(cd "$(dirname "$0")" && pwd)"; T=nnUNetTrainerSVLDRL_bench; B=nnUNetTrainerBaseline_bench
 LC=$C/raw/Dataset990_SVLDemo/labelsTs; LW=$W/raw/Dataset990_SVLDemo/labelsTs
 p() { python "$D/paired.py" "$@"; echo; }
-pc() { echo "$C/benchmark_predictions/seed0/$1"; }
 pw() { echo "$W/benchmark_predictions/seed$1/$2"; }
-echo "== contrast 1.0, clean labels: the earlier default (_EdgeAnyStep) and the default, each − nnUNetTrainer; then default − earlier"
-p $LC $(pc Dataset990_SVLDemo)/$B $(pc Dataset990_SVLDemo)/nnUNetTrainerSVLDRL_EdgeAnyStep_bench
-p $LC $(pc Dataset990_SVLDemo)/$B $(pc Dataset990_SVLDemo)/$T
-p $LC $(pc Dataset990_SVLDemo)/nnUNetTrainerSVLDRL_EdgeAnyStep_bench $(pc Dataset990_SVLDemo)/$T
-echo "== contrast 1.0, dilate rho 0.5: the same three"
-DS=Dataset901_SVLDemo_dilate_r0p5_s0
-p $LC $(pc $DS)/$B $(pc $DS)/nnUNetTrainerSVLDRL_EdgeAnyStep_bench
-p $LC $(pc $DS)/$B $(pc $DS)/$T
-p $LC $(pc $DS)/nnUNetTrainerSVLDRL_EdgeAnyStep_bench $(pc $DS)/$T
+for sd in 0 1; do
+  pc() { echo "$C/benchmark_predictions/seed$sd/$1"; }
+  DS=$(basename "$(ls -d $C/benchmark_predictions/seed$sd/Dataset9*_dilate_r0p5_s$sd)")
+  for ds in Dataset990_SVLDemo $DS; do
+    echo "== contrast 1.0, seed $sd, $ds: the earlier default (_EdgeAnyStep) and the default, each − nnUNetTrainer; then default − earlier"
+    p $LC $(pc $ds)/$B $(pc $ds)/nnUNetTrainerSVLDRL_EdgeAnyStep_bench
+    p $LC $(pc $ds)/$B $(pc $ds)/$T
+    p $LC $(pc $ds)/nnUNetTrainerSVLDRL_EdgeAnyStep_bench $(pc $ds)/$T
+  done
+done
 echo "== 1.75: the default (.step_rule) − the earlier default where a decision changed, and mt rho 0.5 s0 where none did"
 p $LW $(pw 1 Dataset908_SVLDemo_dilate_r0p5_s1)/$T $(pw 1 Dataset908_SVLDemo_dilate_r0p5_s1)/$T.step_rule
 p $LW $(pw 2 Dataset910_SVLDemo_dilate_r0p5_s2)/$T $(pw 2 Dataset910_SVLDemo_dilate_r0p5_s2)/$T.step_rule
