@@ -346,9 +346,15 @@ def on_edge_step_reference(fits: Mapping[str, tuple[float, float, bool]], tolera
     at a fainter lesion contrast"). While most labels are over-drawn (ρ 1.0), the few within the tolerance are mild
     dilations that show the whole step themselves, so the reference needs them to be common (``min_share``): on the
     benchmark's markov ρ 1.0 draws a quarter would have set it at twice an on-edge label's and kept every label."""
-    on_edge = [float(t) for offset, t, trusted in fits.values()
-               if trusted and np.isfinite(offset) and abs(offset) <= tolerance]
+    on_edge = on_edge_steps(fits, tolerance)
     n_trusted = sum(bool(trusted) and np.isfinite(offset) for offset, _, trusted in fits.values())
     if len(on_edge) < STEP_REFERENCE_MIN_LABELS or len(on_edge) < min_share * n_trusted:
         return float("nan")
-    return float(np.median(on_edge))
+    return float(np.median(list(on_edge.values())))
+
+
+def on_edge_steps(fits: Mapping[str, tuple[float, float, bool]], tolerance: float) -> dict[str, float]:
+    """The step t of each case whose label lies on its image's edge: a trusted fit within ``tolerance`` voxels
+    (|offset| ≤ tolerance). ``fits``: per case (offset, t, trusted). [ours]"""
+    return {c: float(t) for c, (offset, t, trusted) in fits.items()
+            if trusted and np.isfinite(offset) and abs(offset) <= tolerance}

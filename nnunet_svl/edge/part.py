@@ -28,8 +28,8 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from nnunet_svl.edge.boundary import (EdgeFit, fit_edge, on_edge_step_reference, reached_edge, repair_to_edge,
-                                      replay_repair)
+from nnunet_svl.edge.boundary import (EdgeFit, fit_edge, on_edge_step_reference, on_edge_steps, reached_edge,
+                                      repair_to_edge, replay_repair)
 from nnunet_svl.parts.base import CaseRound, LabelSpace, MethodPart, RoundPlan
 from nnunet_svl.runtime.config import SVLConfig
 from nnunet_svl.runtime.distributed import rank_and_world, shard
@@ -137,7 +137,7 @@ class EdgeRepairPart(MethodPart):
             mine.append((case, (fit.offset, fit.t_value, fit.reliable)))
         fits = dict(item for part in self.gather(mine) for item in part)
         self.step_reference = on_edge_step_reference(fits, self.cfg.edge_tolerance)
-        on_edge = sum(bool(r) and np.isfinite(o) and abs(o) <= self.cfg.edge_tolerance for o, _, r in fits.values())
+        on_edge = len(on_edge_steps(fits, self.cfg.edge_tolerance))
         if np.isfinite(self.step_reference):
             self.log(f"edge repair: {on_edge} of {len(fits)} labels lie on their image's edge, median step t "
                      f"{self.step_reference:.1f}; a label is moved only where its step's t is at least "

@@ -59,6 +59,8 @@ from typing import Mapping, Optional
 
 import numpy as np
 
+from nnunet_svl.edge.boundary import on_edge_step_reference, on_edge_steps
+
 
 def flag_threshold(scores: np.ndarray, k: float = 3.0, margin: float = 0.1) -> float:
     """The score above which a case is flagged (see module docstring); ``inf`` for fewer than 4 cases."""
@@ -118,7 +120,8 @@ def image_confirmed(fits: Mapping[str, tuple[float, float, bool]], tolerance: fl
                     step_ratio: tuple[float, float] = (0.5, 1.5), min_on_edge_share: float = 0.0) -> set[str]:
     """Cases whose label the image confirms [ours]: the edge fit is trusted, the label lies within ``tolerance``
     voxels of the edge (|offset| ≤ tolerance), and its step's t lies between ``step_ratio`` × the median t of all such
-    cases (at least 4 of them, and at least ``min_on_edge_share`` of the trusted fits; otherwise none). ``fits``: per
+    cases (``nnunet_svl.edge.boundary.on_edge_step_reference``: at least 4 of them, and at least
+    ``min_on_edge_share`` of the trusted fits; otherwise none). ``fits``: per
     case (offset, t, trusted).
 
     ``min_on_edge_share`` (label-qa: 0.5; the teacher gate: 0, as measured in training): the median t stands for a
@@ -134,14 +137,11 @@ def image_confirmed(fits: Mapping[str, tuple[float, float, bool]], tolerance: fl
     one run per dataset): 142 clean on-edge fits at 0.57–1.25 × the median; the one-voxel dilations and markov labels
     within the tolerance at ≥ 1.95 ×, the one-voxel erosions at 0.30–0.31 × (their offsets alone, −1 to +0.95, do
     not tell them from clean labels)."""
-    on_edge = {c: t for c, (offset, t, trusted) in fits.items()
-               if trusted and np.isfinite(offset) and abs(offset) <= tolerance}
-    n_trusted = sum(bool(trusted) and np.isfinite(offset) for offset, _, trusted in fits.values())
-    if len(on_edge) < 4 or len(on_edge) < min_on_edge_share * n_trusted:
+    reference = on_edge_step_reference(fits, tolerance, min_share=min_on_edge_share)
+    if not np.isfinite(reference):
         return set()
-    reference = float(np.median(list(on_edge.values())))
     low, high = step_ratio
-    return {c for c, t in on_edge.items() if low * reference <= t <= high * reference}
+    return {c for c, t in on_edge_steps(fits, tolerance).items() if low * reference <= t <= high * reference}
 
 
 def disagreement_score(teacher_label: np.ndarray, given: np.ndarray, valid: np.ndarray,
